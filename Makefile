@@ -1,0 +1,49 @@
+# Two commands a learner needs: `make lab` and `make test`.
+# Everything else here is for course developers.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test setup timings lint format zoo doctor clean-venv
+
+# (Re)install when the dependency list or the lock file changes.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up (first time only) and open the course in JupyterLab, on this machine only, with a token.
+lab: $(STAMP)
+	$(BIN)/labkit doctor --brief
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00_welcome.ipynb
+
+## Set up (first time only) and run every test: labkit, exercises, lint, and every notebook.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## Run every notebook from a clean kernel; print wall time and peak memory against the budget.
+timings: $(STAMP)
+	$(BIN)/labkit timings
+
+lint: $(STAMP)
+	$(BIN)/ruff check labkit tests notebooks tools
+	$(BIN)/ruff format --check labkit tests notebooks tools
+
+format: $(STAMP)
+	$(BIN)/ruff format labkit tests notebooks tools
+	$(BIN)/ruff check --fix labkit tests notebooks tools
+
+## Retrain the model zoo in data/zoo and rewrite its manifest.
+zoo: $(STAMP)
+	$(BIN)/labkit zoo build
+
+doctor: $(STAMP)
+	$(BIN)/labkit doctor
+
+clean-venv:
+	rm -rf $(VENV)

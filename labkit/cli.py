@@ -1,0 +1,114 @@
+"""The ``labkit`` command: ``doctor``, ``zoo build``, ``zoo verify``, ``timings``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+from pathlib import Path
+
+
+def _doctor(brief: bool) -> int:
+    """Is this machine ready for the course? Say what to do if not."""
+    from labkit.env import cpu_features, get_device, versions
+
+    problems: list[str] = []
+    v = versions()
+    print(f"Python {v['python']}, torch {v['torch']}, torchvision {v['torchvision']}, "
+          f"timm {v['timm']}, labkit {v['labkit']}")
+    if sys.version_info < (3, 10):
+        problems.append("Python 3.10 or newer is needed; the course is tested on 3.11.")
+    for module, why in (("torchvision", "datasets and timm"), ("timm", "real models by name"),
+                        ("ipywidgets", "interactive explorers"), ("optuna", "notebook 02"),
+                        ("sklearn", "the offline digits dataset")):
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # a broken install raises more than ImportError
+            problems.append(f"{module} does not import ({err}); needed for {why}. "
+                            "Run `make setup` (or `pip install -e .`).")
+    cpu = cpu_features()
+    print(f"device: {get_device()} | CPU: {cpu.name} [{cpu.summary()}]")
+    if not brief:
+        for note in cpu.notes:
+            print(f"  - {note}")
+    try:
+        from labkit.zoo import verify
+
+        verify("baseline")
+        verify("teacher")
+        print("model zoo: checkpoints present and verified")
+    except Exception as err:
+        problems.append(f"model zoo: {err}")
+    if not (Path(sys.executable).parent / "jupyter").exists() and shutil.which("jupyter") is None:
+        problems.append("jupyter is not on PATH; run `make lab`, which installs and starts it.")
+    if problems:
+        print("\nNot ready yet:")
+        for p in problems:
+            print(f"  - {p}")
+        return 1
+    print("Ready: run `make lab` to open the course.")
+    return 0
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    from labkit import zoo
+
+    if args.zoo_command == "build":
+        manifest = zoo.build(names=args.only or None)
+        for name, entry in manifest["models"].items():
+            t = entry["test_accuracy"]
+            print(f"{name}: {entry['bytes']} bytes, test accuracy {t['correct']}/{t['total']}, "
+                  f"sha256 {entry['sha256'][:16]}...")
+        return 0
+    failures = 0
+    for name in zoo.read_manifest()["models"]:
+        try:
+            print(f"{name}: ok ({zoo.verify(name)})")
+        except zoo.ZooError as err:
+            failures += 1
+            print(f"{name}: {err}")
+    return 1 if failures else 0
+
+
+def _timings(args: argparse.Namespace) -> int:
+    from labkit.nbrun import format_table, list_notebooks, run_notebook
+
+    paths = args.notebooks or list_notebooks()
+    runs = []
+    for path in paths:
+        print(f"running {path} ...", flush=True)
+        runs.append(run_notebook(path, solutions=args.solutions))
+        if runs[-1].error:
+            print(runs[-1].error)
+    print(format_table(runs))
+    return 0 if all(r.within_budget and not r.error for r in runs) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    doctor = sub.add_parser("doctor", help="check that this machine is ready for the course")
+    doctor.add_argument("--brief", action="store_true", help="one line per check")
+    zoo = sub.add_parser("zoo", help="the trained checkpoints in data/zoo")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
+    build = zoo_sub.add_parser("build", help="retrain checkpoints and rewrite the manifest")
+    build.add_argument("--only", action="append", metavar="NAME", help="only this model")
+    zoo_sub.add_parser("verify", help="check every checkpoint against its sha256")
+    timings = sub.add_parser("timings", help="run notebooks; wall time and peak memory table")
+    timings.add_argument("notebooks", nargs="*", help="default: every notebook")
+    timings.add_argument("--solutions", action="store_true", help="fill in exercise solutions")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "doctor":
+            return _doctor(args.brief)
+        if args.command == "zoo":
+            return _zoo(args)
+        return _timings(args)
+    except (ValueError, TypeError, RuntimeError) as err:
+        print(f"labkit: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

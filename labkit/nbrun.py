@@ -1,0 +1,130 @@
+"""Run notebooks from a clean kernel, measure them, and fill in exercise solutions.
+
+Used by ``labkit timings`` and by the test suite (tests/test_notebooks.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import psutil
+
+BUDGET_SECONDS = 120.0
+BUDGET_BYTES = int(1.5 * 1024**3)
+_CHECK_CALL = re.compile(r"\b(lab\d\d)\.(q\d+)\.check\(")
+
+
+def notebooks_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def list_notebooks() -> list[Path]:
+    return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def exercise_cells(nb) -> list[tuple[int, str, str]]:
+    """(cell index, module, question) for every code cell that checks an answer."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and (m := _CHECK_CALL.search(cell.source)):
+            found.append((i, m.group(1), m.group(2)))
+    return found
+
+
+def fill_solutions(nb):
+    """A copy of ``nb`` whose exercise cells hold the reference solutions."""
+    nb = nbformat.from_dict(nb)  # deep copy
+    for i, module, question in exercise_cells(nb):
+        lab = importlib.import_module(f"labkit.exercises.{module}")
+        nb.cells[i].source = getattr(lab, question).solution_code
+    return nb
+
+
+@dataclass
+class NotebookRun:
+    path: Path
+    seconds: float
+    peak_bytes: int
+    error: str | None = None
+
+    @property
+    def within_budget(self) -> bool:
+        return self.seconds <= BUDGET_SECONDS and self.peak_bytes <= BUDGET_BYTES
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_notebook(path: Path, solutions: bool = False, timeout: int = 600,
+                 env: dict[str, str] | None = None) -> NotebookRun:
+    """Execute a notebook in a fresh kernel; report wall time and the kernel's peak memory
+    (resident memory of the kernel process and its children, sampled every 50 ms)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    if solutions:
+        nb = fill_solutions(nb)
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    peak, error = 0, None
+    done = threading.Event()
+    start = time.perf_counter()
+    try:
+        with client.setup_kernel():
+            pid = client.km.provisioner.process.pid
+            kernel = psutil.Process(pid)
+
+            def sample() -> None:
+                nonlocal peak
+                while not done.is_set():
+                    try:
+                        peak = max(peak, _tree_rss(kernel))
+                    except psutil.Error:
+                        pass
+                    time.sleep(0.05)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            try:
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index)
+            except CellExecutionError as err:
+                error = str(err)[-3000:]
+            finally:
+                done.set()
+                sampler.join()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return NotebookRun(path, time.perf_counter() - start, peak, error)
+
+
+def format_table(runs: list[NotebookRun]) -> str:
+    rows = ["| notebook | wall time (s) | peak memory (MB) | within budget |",
+            "|---|---:|---:|---|"]
+    for r in runs:
+        ok = "yes" if r.within_budget and not r.error else ("ERROR" if r.error else "NO")
+        rows.append(f"| {r.path.name} | {r.seconds:.1f} | {r.peak_bytes / 2**20:.0f} | {ok} |")
+    rows.append(f"\nbudget: {BUDGET_SECONDS:.0f} s and {BUDGET_BYTES / 2**20:.0f} MB per notebook")
+    return "\n".join(rows)

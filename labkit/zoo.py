@@ -1,0 +1,155 @@
+"""The model zoo: trained checkpoints the course starts from, verified before use.
+
+Introduced in notebooks/00_welcome.ipynb. ``labkit zoo build`` retrains every
+model reproducibly and rewrites data/zoo/manifest.json; ``load_pretrained(name)``
+checks the file's sha256 against the manifest and loads it with
+``torch.load(weights_only=True)`` (no arbitrary code runs while loading).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from labkit._validate import check_choice
+
+# What each checkpoint is and how it is trained. Changing a line here means
+# running `labkit zoo build` and committing data/zoo again.
+RECIPES: dict[str, dict] = {
+    "baseline": dict(
+        description="the course's running example: a SmallCNN of width 16",
+        model=dict(width=16, kernel_size=3),
+        train=dict(epochs=8, lr=3e-3, batch_size=64, optimizer="adam", seed=0),
+    ),
+    "teacher": dict(
+        description="a larger SmallCNN (width 48) for distillation and comparison",
+        model=dict(width=48, kernel_size=3),
+        train=dict(epochs=8, lr=2e-3, batch_size=64, optimizer="adam", seed=1),
+    ),
+}
+DATASET = dict(name="digits", image_size=16, augment_copies=3, seed=0)
+MANIFEST = "manifest.json"
+
+
+class ZooError(RuntimeError):
+    """A checkpoint is missing, altered, or unknown; the message names the fix."""
+
+
+def zoo_dir() -> Path:
+    from labkit.data import data_dir
+
+    return data_dir() / "zoo"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(root: Path | None = None) -> dict:
+    path = Path(root or zoo_dir()) / MANIFEST
+    if not path.exists():
+        raise ZooError(f"{path} is missing. Restore it with `git checkout data/zoo` or rebuild "
+                       "the zoo with `labkit zoo build`.")
+    return json.loads(path.read_text())
+
+
+def _train_one(name: str, data, progress: bool) -> tuple[nn.Module, dict]:
+    from labkit.env import seed_everything
+    from labkit.models import create_model
+    from labkit.train import evaluate, fit
+
+    recipe = RECIPES[name]
+    seed_everything(recipe["train"]["seed"])
+    net = create_model("small_cnn", seed=recipe["train"]["seed"], **recipe["model"])
+    fit(net, data.train, data.val, progress=progress, desc=f"zoo: {name}", **recipe["train"])
+    return net, {"val": evaluate(net, data.val), "test": evaluate(net, data.test)}
+
+
+def build(names: list[str] | None = None, root: Path | None = None, progress: bool = True) -> dict:
+    """Train the named checkpoints (default: all), save them and rewrite the manifest.
+
+    Everything is written to a temporary folder first and moved into place at the
+    end, so an interrupted build leaves the old zoo untouched.
+    """
+    from labkit.data import load_digits
+    from labkit.env import versions
+
+    names = list(RECIPES) if names is None else list(names)
+    if not names:
+        raise ValueError("argument 'names' is empty; give at least one of " + ", ".join(RECIPES))
+    for n in names:
+        check_choice("names", n, RECIPES)
+    root = Path(root or zoo_dir())
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        manifest = read_manifest(root)
+    except ZooError:
+        manifest = {"format": 1, "dataset": DATASET, "models": {}}
+    data = load_digits(**{k: v for k, v in DATASET.items() if k != "name"})
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        entries = {}
+        for name in names:
+            net, acc = _train_one(name, data, progress)
+            path = Path(tmp) / f"{name}.pt"
+            torch.save(net.state_dict(), path)
+            v = versions()
+            entries[name] = {
+                "file": path.name,
+                "sha256": sha256_of(path),
+                "bytes": path.stat().st_size,
+                "description": RECIPES[name]["description"],
+                "arch": "small_cnn",
+                "model": RECIPES[name]["model"],
+                "train": RECIPES[name]["train"],
+                "val_accuracy": {"correct": acc["val"].correct, "total": acc["val"].total},
+                "test_accuracy": {"correct": acc["test"].correct, "total": acc["test"].total},
+                "built_with": {"command": "labkit zoo build", "torch": v["torch"],
+                               "python": v["python"]},
+            }
+        for name, entry in entries.items():
+            shutil.move(str(Path(tmp) / entry["file"]), root / entry["file"])
+        manifest["dataset"] = DATASET
+        manifest["models"].update(entries)
+        (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def verify(name: str, root: Path | None = None) -> Path:
+    """Return the checkpoint's path if it exists and matches its manifest sha256."""
+    root = Path(root or zoo_dir())
+    manifest = read_manifest(root)
+    check_choice("name", name, manifest["models"])
+    entry = manifest["models"][name]
+    path = root / entry["file"]
+    if not path.exists():
+        raise ZooError(f"{path} is missing. Restore it with `git checkout data/zoo` or rebuild it "
+                       f"with `labkit zoo build --only {name}`.")
+    actual = sha256_of(path)
+    if actual != entry["sha256"]:
+        raise ZooError(f"{path} does not match its manifest (sha256 {actual[:12]}... instead of "
+                       f"{entry['sha256'][:12]}...): the file was altered. Restore it with "
+                       f"`git checkout data/zoo` or rebuild it with `labkit zoo build --only {name}`.")
+    return path
+
+
+def load_pretrained(name: str = "baseline", root: Path | None = None) -> nn.Module:
+    """The trained model ``name`` from the zoo, verified, in eval mode."""
+    from labkit.models import create_model
+
+    if not isinstance(name, str):
+        raise TypeError(f"argument 'name' must be a zoo model name such as 'baseline', got {name!r}")
+    path = verify(name, root)
+    entry = read_manifest(root)["models"][name]
+    net = create_model(entry["arch"], seed=None, **entry["model"])
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net.eval()
