@@ -20,12 +20,16 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check_int(name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None) -> int:
+def check_int(
+    name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None
+) -> int:
     """Return ``value`` if it is an int in [min_value, max_value], else raise a clear error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"argument '{name}' must be an integer, got {_show(value)}")
     value = int(value)
-    if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
+    if (min_value is not None and value < min_value) or (
+        max_value is not None and value > max_value
+    ):
         lo = "-inf" if min_value is None else min_value
         hi = "inf" if max_value is None else max_value
         raise ValueError(f"argument '{name}' must be an integer in [{lo}, {hi}], got {value}")
@@ -52,7 +56,9 @@ def check_float(
         right = "]" if high_inclusive and high is not None else ")"
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"argument '{name}' must be a number in {left}{lo}, {hi}{right}, got {value!r}")
+        raise ValueError(
+            f"argument '{name}' must be a number in {left}{lo}, {hi}{right}, got {value!r}"
+        )
     return value
 
 
@@ -72,15 +78,20 @@ def check_module(name: str, value: Any) -> torch.nn.Module:
     return value
 
 
-def check_tensor(name: str, value: Any, *, ndim: int | None = None, min_ndim: int | None = None) -> torch.Tensor:
+def check_tensor(
+    name: str, value: Any, *, ndim: int | None = None, min_ndim: int | None = None
+) -> torch.Tensor:
     """Return ``value`` if it is a tensor with the expected number of dimensions."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"argument '{name}' must be a torch.Tensor, got {type(value).__name__}")
     if ndim is not None and value.ndim != ndim:
-        raise ValueError(f"argument '{name}' must have {ndim} dimensions, got shape {tuple(value.shape)}")
+        raise ValueError(
+            f"argument '{name}' must have {ndim} dimensions, got shape {tuple(value.shape)}"
+        )
     if min_ndim is not None and value.ndim < min_ndim:
         raise ValueError(
-            f"argument '{name}' must have at least {min_ndim} dimensions, got shape {tuple(value.shape)}"
+            f"argument '{name}' must have at least {min_ndim} dimensions, "
+            f"got shape {tuple(value.shape)}"
         )
     if value.numel() == 0:
         raise ValueError(f"argument '{name}' is empty (shape {tuple(value.shape)})")

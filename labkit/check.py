@@ -51,6 +51,11 @@ class Wrong(Exception):
     """Raised by a checker with a message that tells the learner what is off."""
 
 
+class NotAttempted(Exception):
+    """Raised by a checker when the answer still holds a blank somewhere inside (a function
+    that returns ____, say)."""
+
+
 class ExerciseFailed(AssertionError):
     """A check failed while LABKIT_STRICT_CHECKS=1 (the test suite)."""
 
@@ -71,8 +76,12 @@ def _say(kind: str, text: str) -> None:
             import html
 
             head = f"<b>{plain[kind]}:</b> " if plain[kind] else ""
-            display(HTML(f'<div style="color:{colours[kind]}">{head}'
-                         f'<span style="white-space:pre-wrap">{html.escape(text)}</span></div>'))
+            display(
+                HTML(
+                    f'<div style="color:{colours[kind]}">{head}'
+                    f'<span style="white-space:pre-wrap">{html.escape(text)}</span></div>'
+                )
+            )
             return
     except ImportError:
         pass
@@ -82,9 +91,14 @@ def _say(kind: str, text: str) -> None:
 class Question:
     """One exercise: ``checker(*answers)`` raises Wrong(message) or returns a note on success."""
 
-    def __init__(self, name: str, checker: Callable[..., str | None], hint: str, solution: str,
-                 blank_message: str = "replace ____ with your answer, then run the cell again.",
-                 ) -> None:
+    def __init__(
+        self,
+        name: str,
+        checker: Callable[..., str | None],
+        hint: str,
+        solution: str,
+        blank_message: str = "replace ____ with your answer, then run the cell again.",
+    ) -> None:
         self.name = name
         self._checker = checker
         self._hint = hint
@@ -100,6 +114,11 @@ class Question:
             return False
         try:
             note = self._checker(*answers)
+        except NotAttempted:
+            _say("blank", f"{self.name}: {self._blank}")
+            if _strict():
+                raise ExerciseFailed(f"{self.name} was not attempted") from None
+            return False
         except Wrong as wrong:
             _say("wrong", f"{self.name}: {wrong}\n(Need a hint? Run {self.name}.hint())")
             if _strict():

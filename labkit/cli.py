@@ -15,18 +15,24 @@ def _doctor(brief: bool) -> int:
 
     problems: list[str] = []
     v = versions()
-    print(f"Python {v['python']}, torch {v['torch']}, torchvision {v['torchvision']}, "
-          f"timm {v['timm']}, labkit {v['labkit']}")
-    if sys.version_info < (3, 10):
-        problems.append("Python 3.10 or newer is needed; the course is tested on 3.11.")
-    for module, why in (("torchvision", "datasets and timm"), ("timm", "real models by name"),
-                        ("ipywidgets", "interactive explorers"), ("optuna", "notebook 02"),
-                        ("sklearn", "the offline digits dataset")):
+    print(
+        f"Python {v['python']}, torch {v['torch']}, torchvision {v['torchvision']}, "
+        f"timm {v['timm']}, labkit {v['labkit']}"
+    )
+    for module, why in (
+        ("torchvision", "datasets and timm"),
+        ("timm", "real models by name"),
+        ("ipywidgets", "interactive explorers"),
+        ("optuna", "notebook 02"),
+        ("sklearn", "the offline digits dataset"),
+    ):
         try:
             importlib.import_module(module)
         except Exception as err:  # a broken install raises more than ImportError
-            problems.append(f"{module} does not import ({err}); needed for {why}. "
-                            "Run `make setup` (or `pip install -e .`).")
+            problems.append(
+                f"{module} does not import ({err}); needed for {why}. "
+                "Run `make setup` (or `pip install -e .`)."
+            )
     cpu = cpu_features()
     print(f"device: {get_device()} | CPU: {cpu.name} [{cpu.summary()}]")
     if not brief:
@@ -58,8 +64,10 @@ def _zoo(args: argparse.Namespace) -> int:
         manifest = zoo.build(names=args.only or None)
         for name, entry in manifest["models"].items():
             t = entry["test_accuracy"]
-            print(f"{name}: {entry['bytes']} bytes, test accuracy {t['correct']}/{t['total']}, "
-                  f"sha256 {entry['sha256'][:16]}...")
+            print(
+                f"{name}: {entry['bytes']} bytes, test accuracy {t['correct']}/{t['total']}, "
+                f"sha256 {entry['sha256'][:16]}..."
+            )
         return 0
     failures = 0
     for name in zoo.read_manifest()["models"]:

@@ -64,13 +64,29 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def with_train_subset(self, n: int) -> Dataset:
+        """The same dataset with only the first ``n`` training images (for quick experiments)."""
+        return Dataset(
+            self.name,
+            self.train.subset(n),
+            self.val,
+            self.test,
+            self.classes,
+            self.mean,
+            self.std,
+            self.provenance,
+            {**self.details, "train_subset": n},
+        )
+
     def unnormalize(self, X: torch.Tensor) -> torch.Tensor:
         """Back to the [0, 1] pixel scale, for pictures."""
         return (X * self.std + self.mean).clamp(0, 1)
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}: train {len(self.train)}, val {len(self.val)}, "
-                f"test {len(self.test)}, images {self.image_shape}, {self.num_classes} classes)")
+        return (
+            f"Dataset({self.name!r}: train {len(self.train)}, val {len(self.val)}, "
+            f"test {len(self.test)}, images {self.image_shape}, {self.num_classes} classes)"
+        )
 
 
 def data_dir() -> Path:
@@ -78,8 +94,13 @@ def data_dir() -> Path:
     return Path(os.environ.get("LABKIT_DATA", Path(__file__).resolve().parents[1] / "data"))
 
 
-def _distort(images: torch.Tensor, generator: torch.Generator, max_degrees: float,
-             max_shift: float, max_scale: float) -> torch.Tensor:
+def _distort(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    max_degrees: float,
+    max_shift: float,
+    max_scale: float,
+) -> torch.Tensor:
     """Random rotation, scaling and shift of each image (deterministic given the generator)."""
     n = images.shape[0]
 
@@ -90,14 +111,20 @@ def _distort(images: torch.Tensor, generator: torch.Generator, max_degrees: floa
     scale = 1 + uniform(max_scale)
     shift = torch.stack([uniform(max_shift), uniform(max_shift)], dim=1)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
 
 
-def load_digits(image_size: int = 16, augment_copies: int = 3, val_fraction: float = 0.15,
-                test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+def load_digits(
+    image_size: int = 16,
+    augment_copies: int = 3,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> Dataset:
     """Real handwritten digits, split by source image, training part enlarged by distortion.
 
     ``image_size``: side in pixels (the scans are 8x8; they are upscaled smoothly).
@@ -110,16 +137,19 @@ def load_digits(image_size: int = 16, augment_copies: int = 3, val_fraction: flo
     test_fraction = check_float("test_fraction", test_fraction, low=0.05, high=0.5)
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
     if val_fraction + test_fraction > 0.8:
-        raise ValueError("arguments 'val_fraction' + 'test_fraction' must leave at least 20% for "
-                         f"training, got {val_fraction} + {test_fraction}")
+        raise ValueError(
+            "arguments 'val_fraction' + 'test_fraction' must leave at least 20% for "
+            f"training, got {val_fraction} + {test_fraction}"
+        )
     from sklearn.datasets import load_digits as sklearn_digits
 
     raw = sklearn_digits()
     images = torch.tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0  # 0..16 grey levels
     labels = torch.tensor(raw.target, dtype=torch.int64)
     if image_size != 8:
-        images = F.interpolate(images, size=(image_size, image_size), mode="bilinear",
-                               align_corners=False).clamp(0, 1)
+        images = F.interpolate(
+            images, size=(image_size, image_size), mode="bilinear", align_corners=False
+        ).clamp(0, 1)
 
     # Split the *originals* first, stratified by class, so no digit leaks across parts.
     g = torch.Generator().manual_seed(seed)
@@ -129,14 +159,19 @@ def load_digits(image_size: int = 16, augment_copies: int = 3, val_fraction: flo
         idx = idx[torch.randperm(len(idx), generator=g)]
         n_test, n_val = round(len(idx) * test_fraction), round(len(idx) * val_fraction)
         parts["test"].append(idx[:n_test])
-        parts["val"].append(idx[n_test:n_test + n_val])
-        parts["train"].append(idx[n_test + n_val:])
+        parts["val"].append(idx[n_test : n_test + n_val])
+        parts["train"].append(idx[n_test + n_val :])
     index = {k: torch.cat(v) for k, v in parts.items()}
 
-    train_x, train_y, train_src = [images[index["train"]]], [labels[index["train"]]], [index["train"]]
+    train_x, train_y, train_src = (
+        [images[index["train"]]],
+        [labels[index["train"]]],
+        [index["train"]],
+    )
     for _ in range(augment_copies):
-        train_x.append(_distort(images[index["train"]], g, max_degrees=12, max_shift=0.12,
-                                max_scale=0.1))
+        train_x.append(
+            _distort(images[index["train"]], g, max_degrees=12, max_shift=0.12, max_scale=0.1)
+        )
         train_y.append(labels[index["train"]])
         train_src.append(index["train"])
     X_train, y_train, s_train = torch.cat(train_x), torch.cat(train_y), torch.cat(train_src)
@@ -155,19 +190,41 @@ def load_digits(image_size: int = 16, augment_copies: int = 3, val_fraction: flo
         mean=mean,
         std=std,
         provenance="UCI ML hand-written digits (E. Alpaydin, C. Kaynak, 1998), as shipped in "
-                   "scikit-learn (sklearn.datasets.load_digits); CC BY 4.0.",
-        details=dict(image_size=image_size, augment_copies=augment_copies, seed=seed,
-                     val_fraction=val_fraction, test_fraction=test_fraction),
+        "scikit-learn (sklearn.datasets.load_digits); CC BY 4.0.",
+        details=dict(
+            image_size=image_size,
+            augment_copies=augment_copies,
+            seed=seed,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+        ),
     )
 
 
 _TORCHVISION = {
-    "fashion_mnist": ("FashionMNIST", "Fashion-MNIST", "about 30 MB",
-                      ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                       "Sneaker", "Bag", "Ankle boot")),
-    "cifar10": ("CIFAR10", "CIFAR-10", "about 170 MB",
-                ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                 "truck")),
+    "fashion_mnist": (
+        "FashionMNIST",
+        "Fashion-MNIST",
+        "about 30 MB",
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+    ),
+    "cifar10": (
+        "CIFAR10",
+        "CIFAR-10",
+        "about 170 MB",
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    ),
 }
 
 
@@ -175,8 +232,13 @@ class DatasetUnavailableError(RuntimeError):
     """The dataset is not on disk and cannot (or may not) be downloaded now."""
 
 
-def load_torchvision(name: str, download: bool = False, limit: int | None = None,
-                     val_fraction: float = 0.1, seed: int = 0) -> Dataset:
+def load_torchvision(
+    name: str,
+    download: bool = False,
+    limit: int | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> Dataset:
     """Fashion-MNIST or CIFAR-10 through torchvision, kept in data/downloads/.
 
     Nothing is downloaded unless ``download=True``; without a network you get a clear
@@ -228,7 +290,14 @@ def load_torchvision(name: str, download: bool = False, limit: int | None = None
     def make(X_: torch.Tensor, y_: torch.Tensor, idx: torch.Tensor) -> Split:
         return Split(((X_[idx] - mean) / std).contiguous(), y_[idx], idx)
 
-    return Dataset(name=name, train=make(X, y, order[n_val:]), val=make(X, y, order[:n_val]),
-                   test=make(X_test, y_test, torch.arange(len(y_test))), classes=classes,
-                   mean=mean, std=std, provenance=f"{title} via torchvision.datasets.{cls_name}",
-                   details=dict(limit=limit, seed=seed))
+    return Dataset(
+        name=name,
+        train=make(X, y, order[n_val:]),
+        val=make(X, y, order[:n_val]),
+        test=make(X_test, y_test, torch.arange(len(y_test))),
+        classes=classes,
+        mean=mean,
+        std=std,
+        provenance=f"{title} via torchvision.datasets.{cls_name}",
+        details=dict(limit=limit, seed=seed),
+    )

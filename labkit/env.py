@@ -51,7 +51,9 @@ def _install_network_guard() -> None:
         if self.family in (socket.AF_INET, socket.AF_INET6):
             host = address[0]
             if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("127."):
-                raise NetworkBlockedError(f"network access to {host} is blocked ({_NO_NETWORK_VAR}=1)")
+                raise NetworkBlockedError(
+                    f"network access to {host} is blocked ({_NO_NETWORK_VAR}=1)"
+                )
         return original(self, address)
 
     socket.socket.connect = guarded_connect  # type: ignore[method-assign]
@@ -81,8 +83,10 @@ class CpuFeatures:
         return self.x86 and self.compiler is not None
 
     def summary(self) -> str:
-        flags = [f"{k}={'yes' if v else 'no'}" for k, v in
-                 (("VNNI", self.vnni), ("AMX", self.amx), ("native-bf16", self.native_bf16))]
+        flags = [
+            f"{k}={'yes' if v else 'no'}"
+            for k, v in (("VNNI", self.vnni), ("AMX", self.amx), ("native-bf16", self.native_bf16))
+        ]
         return f"{self.arch} {self.capability} " + " ".join(flags)
 
 
@@ -138,26 +142,36 @@ def cpu_features() -> CpuFeatures:
     x86 = arch in ("x86_64", "amd64", "AMD64")
     notes = []
     if x86 and vnni:
-        notes.append("int8: VNNI does int8 dot products in one instruction; expect int8 inference "
-                     "(notebook 04) to run several times faster than float32.")
+        notes.append(
+            "int8: VNNI does int8 dot products in one instruction; expect int8 inference "
+            "(notebook 04) to run several times faster than float32."
+        )
     elif x86:
-        notes.append("int8: no VNNI on this CPU; int8 models are still 4x smaller, but expect a "
-                     "modest speed-up at best.")
+        notes.append(
+            "int8: no VNNI on this CPU; int8 models are still 4x smaller, but expect a "
+            "modest speed-up at best."
+        )
     else:
-        notes.append(f"int8: the x86 int8 speed path does not run on {arch}; notebook 04 shows "
-                     "accuracy and size, and latency of the float model only.")
+        notes.append(
+            f"int8: the x86 int8 speed path does not run on {arch}; notebook 04 shows "
+            "accuracy and size, and latency of the float model only."
+        )
     if amx:
         notes.append("AMX: matrix tiles for int8 and bf16; large matrix products get much faster.")
     if native_bf16:
         notes.append("bf16: native bfloat16; bf16 autocast (notebook 05) can beat float32 here.")
     else:
-        notes.append("bf16: no native bfloat16; bf16 autocast on this CPU is emulated and can be "
-                     "~10x slower than float32. Mixed precision pays off on GPUs.")
+        notes.append(
+            "bf16: no native bfloat16; bf16 autocast on this CPU is emulated and can be "
+            "~10x slower than float32. Mixed precision pays off on GPUs."
+        )
     if compiler:
         notes.append(f"compiler: {compiler}; torch.compile can build fast CPU kernels.")
     else:
-        notes.append("compiler: none found; torch.compile cannot run on the CPU, so notebooks fall "
-                     "back to eager mode (install g++/clang, or Xcode command-line tools on a Mac).")
+        notes.append(
+            "compiler: none found; torch.compile cannot run on the CPU, so notebooks fall "
+            "back to eager mode (install g++/clang, or Xcode command-line tools on a Mac)."
+        )
     return CpuFeatures(arch, name, capability, vnni, amx, native_bf16, compiler, notes)
 
 
@@ -207,8 +221,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def setup(seed: int = 0, threads: int | None = None, online: bool | None = None,
-          quiet: bool = False) -> Environment:
+def setup(
+    seed: int = 0, threads: int | None = None, online: bool | None = None, quiet: bool = False
+) -> Environment:
     """Prepare a notebook: seeds, threads, offline mode, plot style; print the machine once.
 
     The first code cell of every notebook calls this (notebooks/00_welcome.ipynb).
@@ -217,8 +232,11 @@ def setup(seed: int = 0, threads: int | None = None, online: bool | None = None,
     """
     global _printed
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
-    threads = default_threads() if threads is None else check_int("threads", threads, min_value=1,
-                                                                   max_value=256)
+    threads = (
+        default_threads()
+        if threads is None
+        else check_int("threads", threads, min_value=1, max_value=256)
+    )
     if online is not None:
         if not isinstance(online, bool):
             raise TypeError(f"argument 'online' must be True, False or None, got {online!r}")

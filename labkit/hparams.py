@@ -46,8 +46,7 @@ def explorer(data: Dataset):
 
     if not isinstance(data, Dataset):
         raise TypeError(f"argument 'data' must be a labkit.data.Dataset, got {type(data).__name__}")
-    small = Dataset(data.name, data.train.subset(min(1000, len(data.train))), data.val, data.test,
-                    data.classes, data.mean, data.std, data.provenance, data.details)
+    small = data.with_train_subset(min(1000, len(data.train)))
     lr = w.SelectionSlider(options=LEARNING_RATES, value=3e-3, description="learning rate")
     batch = w.Dropdown(options=BATCH_SIZES, value=64, description="batch size")
     epochs = w.IntSlider(value=4, min=1, max=15, description="epochs")
@@ -59,18 +58,30 @@ def explorer(data: Dataset):
     def on_click(_=None) -> None:
         with out:
             out.clear_output(wait=True)
-            trial = train_small_cnn(small, lr=lr.value, batch_size=batch.value,
-                                    epochs=epochs.value, kernel_size=kernel.value)
+            trial = train_small_cnn(
+                small,
+                lr=lr.value,
+                batch_size=batch.value,
+                epochs=epochs.value,
+                kernel_size=kernel.value,
+            )
             label = f"lr={lr.value:g}, bs={batch.value}, ep={epochs.value}, k={kernel.value}"
             runs[label] = trial.history
             fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-            plot_curves(dict(list(runs.items())[-4:]), "train_loss", ax=axes[0],
-                        title="training loss (last 4 runs)")
-            plot_curves(dict(list(runs.items())[-4:]), "val_acc", ax=axes[1],
-                        title="validation accuracy")
+            plot_curves(
+                dict(list(runs.items())[-4:]),
+                "train_loss",
+                ax=axes[0],
+                title="training loss (last 4 runs)",
+            )
+            plot_curves(
+                dict(list(runs.items())[-4:]), "val_acc", ax=axes[1], title="validation accuracy"
+            )
             plt.show()
-            print(f"{label}: validation {trial.val}; {trial.parameters:,} parameters; "
-                  f"{trial.seconds:.1f} s")
+            print(
+                f"{label}: validation {trial.val}; {trial.parameters:,} parameters; "
+                f"{trial.seconds:.1f} s"
+            )
 
     button.on_click(on_click)
     box = w.VBox([w.HBox([lr, batch]), w.HBox([epochs, kernel]), button, out])

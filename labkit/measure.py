@@ -33,8 +33,9 @@ def serialized_size(obj: nn.Module | dict | torch.Tensor) -> int:
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
     elif not isinstance(obj, dict | torch.Tensor):
-        raise TypeError(f"argument 'obj' must be a model, a state_dict or a tensor, "
-                        f"got {type(obj).__name__}")
+        raise TypeError(
+            f"argument 'obj' must be a model, a state_dict or a tensor, got {type(obj).__name__}"
+        )
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.tell()
@@ -43,8 +44,11 @@ def serialized_size(obj: nn.Module | dict | torch.Tensor) -> int:
 def weight_tensors(net: nn.Module) -> dict[str, torch.Tensor]:
     """The weight matrices and kernels of conv and linear layers, by name (no biases, no norms)."""
     check_module("net", net)
-    return {f"{name}.weight": m.weight for name, m in net.named_modules()
-            if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear)}
+    return {
+        f"{name}.weight": m.weight
+        for name, m in net.named_modules()
+        if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear)
+    }
 
 
 def sparsity(obj: nn.Module | torch.Tensor) -> float:
@@ -103,8 +107,10 @@ class Latency:
     threads: int
 
     def __str__(self) -> str:
-        return (f"{self.median_ms:.3f} ms (10-90%: {self.p10_ms:.3f}-{self.p90_ms:.3f}, "
-                f"{self.runs} runs, {self.threads} threads)")
+        return (
+            f"{self.median_ms:.3f} ms (10-90%: {self.p10_ms:.3f}-{self.p90_ms:.3f}, "
+            f"{self.runs} runs, {self.threads} threads)"
+        )
 
 
 @contextmanager
@@ -118,8 +124,13 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def measure_latency(net: Callable[[torch.Tensor], Any], example: torch.Tensor, runs: int = 50,
-                    warmup: int = 10, threads: int | None = None) -> Latency:
+def measure_latency(
+    net: Callable[[torch.Tensor], Any],
+    example: torch.Tensor,
+    runs: int = 50,
+    warmup: int = 10,
+    threads: int | None = None,
+) -> Latency:
     """Time ``net(example)``: ``warmup`` untimed calls, then ``runs`` timed ones.
 
     Runs under ``torch.inference_mode`` with a fixed thread count (``threads``,
@@ -183,6 +194,24 @@ def peak_memory(fn: Callable[[], Any], interval: float = 0.002) -> MemoryUsage:
         sampler.join()
     peak = max(peak, proc.memory_info().rss)
     return MemoryUsage(peak, baseline, result)
+
+
+def training_step_memory(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
+    """Extra bytes one forward and backward pass on the batch (X, y) holds at its peak."""
+    check_module("net", net)
+    check_tensor("X", X, min_ndim=2)
+    check_tensor("y", y, ndim=1)
+    if len(X) != len(y):
+        raise ValueError(
+            f"arguments 'X' and 'y' must hold the same number of samples, got {len(X)} and {len(y)}"
+        )
+
+    def step() -> None:
+        torch.nn.functional.cross_entropy(net(X), y).backward()
+
+    usage = peak_memory(step)
+    net.zero_grad(set_to_none=True)
+    return usage.extra_bytes
 
 
 def format_bytes(n: int) -> str:

@@ -21,28 +21,38 @@ class SmallCNN(nn.Module):
     ``kernel_size`` is the side of every convolution kernel (odd, so padding keeps the size).
     """
 
-    def __init__(self, width: int = 16, kernel_size: int = 3, num_classes: int = 10,
-                 in_channels: int = 1) -> None:
+    def __init__(
+        self, width: int = 16, kernel_size: int = 3, num_classes: int = 10, in_channels: int = 1
+    ) -> None:
         super().__init__()
         width = check_int("width", width, min_value=1, max_value=512)
         kernel_size = check_int("kernel_size", kernel_size, min_value=1, max_value=11)
         if kernel_size % 2 == 0:
-            raise ValueError(f"argument 'kernel_size' must be odd (1, 3, 5, ...), got {kernel_size}")
+            raise ValueError(
+                f"argument 'kernel_size' must be odd (1, 3, 5, ...), got {kernel_size}"
+            )
         num_classes = check_int("num_classes", num_classes, min_value=2, max_value=100_000)
         in_channels = check_int("in_channels", in_channels, min_value=1, max_value=64)
-        self.config = dict(width=width, kernel_size=kernel_size, num_classes=num_classes,
-                           in_channels=in_channels)
+        self.config = dict(
+            width=width, kernel_size=kernel_size, num_classes=num_classes, in_channels=in_channels
+        )
         pad = kernel_size // 2
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
-            return [nn.Conv2d(c_in, c_out, kernel_size, padding=pad, bias=False),
-                    nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+            return [
+                nn.Conv2d(c_in, c_out, kernel_size, padding=pad, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
 
         self.features = nn.Sequential(
-            *block(in_channels, width), nn.MaxPool2d(2),
-            *block(width, 2 * width), nn.MaxPool2d(2),
+            *block(in_channels, width),
+            nn.MaxPool2d(2),
+            *block(width, 2 * width),
+            nn.MaxPool2d(2),
             *block(2 * width, 2 * width),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.classifier = nn.Linear(2 * width, num_classes)
 
@@ -50,22 +60,26 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def create_model(name: str = SMALL_CNN, seed: int | None = 0, pretrained: bool = False,
-                 **kwargs) -> nn.Module:
+def create_model(
+    name: str = SMALL_CNN, seed: int | None = 0, pretrained: bool = False, **kwargs
+) -> nn.Module:
     """Build a model: ``"small_cnn"`` (kwargs go to SmallCNN) or any timm model name.
 
     ``seed`` fixes the random initial weights (None leaves the global generator alone).
     ``pretrained=True`` (timm only) downloads weights, so it needs ``labkit.setup(online=True)``.
     """
     if not isinstance(name, str) or not name:
-        raise TypeError(f"argument 'name' must be a model name such as 'small_cnn' or 'resnet18', "
-                        f"got {name!r}")
+        raise TypeError(
+            f"argument 'name' must be a model name such as 'small_cnn' or 'resnet18', got {name!r}"
+        )
     if seed is not None:
         torch.manual_seed(check_int("seed", seed, min_value=0, max_value=2**32 - 1))
     if name == SMALL_CNN:
         if pretrained:
-            raise ValueError("argument 'pretrained' is for timm models; the course's trained "
-                             "SmallCNNs come from labkit.zoo.load_pretrained('baseline')")
+            raise ValueError(
+                "argument 'pretrained' is for timm models; the course's trained "
+                "SmallCNNs come from labkit.zoo.load_pretrained('baseline')"
+            )
         return SmallCNN(**kwargs)
     import timm
 
@@ -73,11 +87,15 @@ def create_model(name: str = SMALL_CNN, seed: int | None = 0, pretrained: bool =
 
     if not timm.list_models(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:5]
-        raise ValueError(f"argument 'name': unknown model {name!r}; use 'small_cnn' or a timm "
-                         f"model name (similar: {', '.join(close) or 'none'})")
+        raise ValueError(
+            f"argument 'name': unknown model {name!r}; use 'small_cnn' or a timm "
+            f"model name (similar: {', '.join(close) or 'none'})"
+        )
     if pretrained and not online_allowed():
-        raise RuntimeError(f"pretrained weights for {name!r} must be downloaded; call "
-                           "labkit.setup(online=True) first (needs a network connection)")
+        raise RuntimeError(
+            f"pretrained weights for {name!r} must be downloaded; call "
+            "labkit.setup(online=True) first (needs a network connection)"
+        )
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except OSError as err:  # the hub could not be reached

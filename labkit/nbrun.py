@@ -30,10 +30,13 @@ def list_notebooks() -> list[Path]:
 
 
 def exercise_cells(nb) -> list[tuple[int, str, str]]:
-    """(cell index, module, question) for every code cell that checks an answer."""
+    """(cell index, module, question) for every code cell tagged "exercise"."""
     found = []
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and (m := _CHECK_CALL.search(cell.source)):
+        if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
+            m = _CHECK_CALL.search(cell.source)
+            if m is None:
+                raise ValueError(f"exercise cell {i} does not call labNN.qN.check(...)")
             found.append((i, m.group(1), m.group(2)))
     return found
 
@@ -69,8 +72,9 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_notebook(path: Path, solutions: bool = False, timeout: int = 600,
-                 env: dict[str, str] | None = None) -> NotebookRun:
+def run_notebook(
+    path: Path, solutions: bool = False, timeout: int = 600, env: dict[str, str] | None = None
+) -> NotebookRun:
     """Execute a notebook in a fresh kernel; report wall time and the kernel's peak memory
     (resident memory of the kernel process and its children, sampled every 50 ms)."""
     from nbclient import NotebookClient
@@ -82,8 +86,12 @@ def run_notebook(path: Path, solutions: bool = False, timeout: int = 600,
         nb = fill_solutions(nb)
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     peak, error = 0, None
     done = threading.Event()
     start = time.perf_counter()
@@ -121,8 +129,10 @@ def run_notebook(path: Path, solutions: bool = False, timeout: int = 600,
 
 
 def format_table(runs: list[NotebookRun]) -> str:
-    rows = ["| notebook | wall time (s) | peak memory (MB) | within budget |",
-            "|---|---:|---:|---|"]
+    rows = [
+        "| notebook | wall time (s) | peak memory (MB) | within budget |",
+        "|---|---:|---:|---|",
+    ]
     for r in runs:
         ok = "yes" if r.within_budget and not r.error else ("ERROR" if r.error else "NO")
         rows.append(f"| {r.path.name} | {r.seconds:.1f} | {r.peak_bytes / 2**20:.0f} | {ok} |")

@@ -19,20 +19,22 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 def use_style() -> None:
     """Apply the course's plot style (called by ``labkit.setup()``)."""
-    mpl.rcParams.update({
-        "figure.figsize": (6.4, 3.6),
-        "figure.dpi": 100,
-        "figure.constrained_layout.use": True,
-        "axes.prop_cycle": mpl.cycler(color=PALETTE),
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 11,
-        "axes.titleweight": "bold",
-        "legend.frameon": False,
-        "image.cmap": "viridis",
-    })
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.6),
+            "figure.dpi": 100,
+            "figure.constrained_layout.use": True,
+            "axes.prop_cycle": mpl.cycler(color=PALETTE),
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": 11,
+            "axes.titleweight": "bold",
+            "legend.frameon": False,
+            "image.cmap": "viridis",
+        }
+    )
 
 
 def _axes(ax: plt.Axes | None, figsize: tuple[float, float] | None = None) -> plt.Axes:
@@ -47,12 +49,17 @@ def _as_numpy(values) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-_METRICS = {"val_acc": "validation accuracy", "train_acc": "training accuracy",
-            "train_loss": "training loss", "val_loss": "validation loss"}
+_METRICS = {
+    "val_acc": "validation accuracy",
+    "train_acc": "training accuracy",
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+}
 
 
-def plot_curves(histories, metric: str = "val_acc", ax: plt.Axes | None = None,
-                title: str | None = None) -> plt.Axes:
+def plot_curves(
+    histories, metric: str = "val_acc", ax: plt.Axes | None = None, title: str | None = None
+) -> plt.Axes:
     """One line per run: ``metric`` per epoch. ``histories``: a History or {label: History}."""
     from labkit._validate import check_choice
     from labkit.train import History
@@ -61,7 +68,9 @@ def plot_curves(histories, metric: str = "val_acc", ax: plt.Axes | None = None,
     if isinstance(histories, History):
         histories = {"": histories}
     if not isinstance(histories, Mapping) or not histories:
-        raise TypeError("argument 'histories' must be a History or a non-empty {label: History} dict")
+        raise TypeError(
+            "argument 'histories' must be a History or a non-empty {label: History} dict"
+        )
     ax = _axes(ax)
     for label, h in histories.items():
         values = getattr(h, metric)
@@ -75,8 +84,14 @@ def plot_curves(histories, metric: str = "val_acc", ax: plt.Axes | None = None,
     return ax
 
 
-def plot_histogram(values, bins: int = 60, ax: plt.Axes | None = None, title: str | None = None,
-                   xlabel: str = "value", log: bool = False) -> plt.Axes:
+def plot_histogram(
+    values,
+    bins: int = 60,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "value",
+    log: bool = False,
+) -> plt.Axes:
     """Histogram of a tensor's (or array's) values, e.g. one layer's weights."""
     data = _as_numpy(values).ravel()
     if data.size == 0:
@@ -90,16 +105,28 @@ def plot_histogram(values, bins: int = 60, ax: plt.Axes | None = None, title: st
     return ax
 
 
-def plot_heatmap(matrix, ax: plt.Axes | None = None, title: str | None = None,
-                 cmap: str = "RdBu_r", symmetric: bool = True, colorbar: bool = True) -> plt.Axes:
+def plot_heatmap(
+    matrix,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    cmap: str = "RdBu_r",
+    symmetric: bool = True,
+    colorbar: bool = True,
+) -> plt.Axes:
     """A 2-D tensor as a picture; ``symmetric`` centres the colours on zero (weights)."""
     data = _as_numpy(matrix)
     if data.ndim != 2:
         raise ValueError(f"argument 'matrix' must be 2-D, got shape {data.shape}")
     ax = _axes(ax)
     limit = np.nanmax(np.abs(data)) if symmetric and data.size else None
-    image = ax.imshow(data, cmap=cmap, vmin=-limit if limit else None, vmax=limit,
-                      interpolation="nearest", aspect="auto")
+    image = ax.imshow(
+        data,
+        cmap=cmap,
+        vmin=-limit if limit else None,
+        vmax=limit,
+        interpolation="nearest",
+        aspect="auto",
+    )
     ax.grid(False)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, shrink=0.8)
@@ -108,23 +135,35 @@ def plot_heatmap(matrix, ax: plt.Axes | None = None, title: str | None = None,
     return ax
 
 
-def plot_tradeoff(x: Sequence[float], y: Sequence[float], labels: Sequence[str] | None = None,
-                  yerr: Sequence[tuple[float, float]] | None = None, xlabel: str = "cost",
-                  ylabel: str = "accuracy", ax: plt.Axes | None = None, title: str | None = None,
-                  logx: bool = False) -> plt.Axes:
+def plot_tradeoff(
+    x: Sequence[float],
+    y: Sequence[float],
+    labels: Sequence[str] | None = None,
+    yerr: Sequence[tuple[float, float]] | None = None,
+    xlabel: str = "cost",
+    ylabel: str = "accuracy",
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    logx: bool = False,
+) -> plt.Axes:
     """Points of (cost, quality), optional labels and (low, high) error bars, e.g. 95% CIs."""
     x, y = _as_numpy(x), _as_numpy(y)
     if x.shape != y.shape or x.ndim != 1 or x.size == 0:
-        raise ValueError(f"arguments 'x' and 'y' must be non-empty and of equal length, "
-                         f"got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"arguments 'x' and 'y' must be non-empty and of equal length, "
+            f"got {x.shape} and {y.shape}"
+        )
     ax = _axes(ax)
     if yerr is not None:
         bounds = _as_numpy(yerr)
         if bounds.shape != (len(y), 2):
-            raise ValueError(f"argument 'yerr' must hold one (low, high) pair per point, "
-                             f"got shape {bounds.shape}")
-        ax.errorbar(x, y, yerr=[y - bounds[:, 0], bounds[:, 1] - y], fmt="o", capsize=4,
-                    color=PALETTE[0])
+            raise ValueError(
+                f"argument 'yerr' must hold one (low, high) pair per point, "
+                f"got shape {bounds.shape}"
+            )
+        ax.errorbar(
+            x, y, yerr=[y - bounds[:, 0], bounds[:, 1] - y], fmt="o", capsize=4, color=PALETTE[0]
+        )
     else:
         ax.plot(x, y, "o", color=PALETTE[0])
     for xi, yi, label in zip(x, y, labels or [], strict=False):
@@ -138,8 +177,14 @@ def plot_tradeoff(x: Sequence[float], y: Sequence[float], labels: Sequence[str] 
     return ax
 
 
-def show_images(X: torch.Tensor, labels: Sequence | None = None, predictions: Sequence | None = None,
-                n: int = 16, cols: int = 8, cmap: str = "gray_r") -> plt.Figure:
+def show_images(
+    X: torch.Tensor,
+    labels: Sequence | None = None,
+    predictions: Sequence | None = None,
+    n: int = 16,
+    cols: int = 8,
+    cmap: str = "gray_r",
+) -> plt.Figure:
     """A grid of images with their labels; a wrong prediction is shown in red."""
     from labkit._validate import check_int, check_tensor
 

@@ -27,8 +27,11 @@ def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tup
     total = check_int("total", total, min_value=1)
     correct = check_int("correct", correct, min_value=0, max_value=total)
     confidence = check_float("confidence", confidence, low=0.5, high=1, high_inclusive=False)
-    z = Z_95 if confidence == 0.95 else torch.distributions.Normal(0, 1).icdf(
-        torch.tensor((1 + confidence) / 2)).item()
+    z = (
+        Z_95
+        if confidence == 0.95
+        else torch.distributions.Normal(0, 1).icdf(torch.tensor((1 + confidence) / 2)).item()
+    )
     p = correct / total
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
@@ -81,8 +84,10 @@ class History:
 
 def _check_split(name: str, split: Split) -> Split:
     if not isinstance(split, Split):
-        raise TypeError(f"argument '{name}' must be a labkit.data.Split (such as data.train), "
-                        f"got {type(split).__name__}")
+        raise TypeError(
+            f"argument '{name}' must be a labkit.data.Split (such as data.train), "
+            f"got {type(split).__name__}"
+        )
     if len(split) == 0:
         raise ValueError(f"argument '{name}' is empty")
     return split
@@ -98,8 +103,8 @@ def _loss_and_accuracy(net: nn.Module, split: Split, batch_size: int) -> tuple[f
     device = _device_of(net)
     total_loss, correct = 0.0, 0
     for start in range(0, len(split), batch_size):
-        X = split.X[start:start + batch_size].to(device)
-        y = split.y[start:start + batch_size].to(device)
+        X = split.X[start : start + batch_size].to(device)
+        y = split.y[start : start + batch_size].to(device)
         logits = net(X)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
@@ -123,11 +128,22 @@ def evaluate(net: nn.Module, split: Split, batch_size: int = 512) -> Accuracy:
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def fit(net: nn.Module, train: Split, val: Split | None = None, *, epochs: int = 5,
-        lr: float = 3e-3, batch_size: int = 64, optimizer: str = "adam",
-        weight_decay: float = 0.0, seed: int = 0, loss_fn: LossFn | None = None,
-        after_step: Callable[[nn.Module], None] | None = None, progress: bool = True,
-        desc: str = "training") -> History:
+def fit(
+    net: nn.Module,
+    train: Split,
+    val: Split | None = None,
+    *,
+    epochs: int = 5,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    loss_fn: LossFn | None = None,
+    after_step: Callable[[nn.Module], None] | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> History:
     """Train ``net`` on ``train`` and record loss and accuracy each epoch.
 
     ``loss_fn(logits, y, X)`` replaces cross-entropy (notebook 07 uses it for distillation);
@@ -163,7 +179,7 @@ def fit(net: nn.Module, train: Split, val: Split | None = None, *, epochs: int =
         order = torch.randperm(len(train), generator=g)
         total_loss, correct = 0.0, 0
         for start in range(0, len(train), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             X, y = train.X[idx].to(device), train.y[idx].to(device)
             logits = net(X)
             loss = loss_fn(logits, y, X) if loss_fn else F.cross_entropy(logits, y)
@@ -189,7 +205,9 @@ def fit(net: nn.Module, train: Split, val: Split | None = None, *, epochs: int =
             vloss, vcorrect = _loss_and_accuracy(net, val, 512)
             history.val_loss.append(vloss)
             history.val_acc.append(vcorrect / len(val))
-            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{history.val_acc[-1]:.3f}")
+            bar.set_postfix(
+                loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{history.val_acc[-1]:.3f}"
+            )
         else:
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     net.eval()
@@ -214,9 +232,18 @@ class Trial:
         return self.val.error
 
 
-def train_small_cnn(data: Dataset, *, lr: float = 3e-3, batch_size: int = 64, epochs: int = 3,
-                    kernel_size: int = 3, width: int = 16, optimizer: str = "adam",
-                    seed: int = 0, progress: bool = True) -> Trial:
+def train_small_cnn(
+    data: Dataset,
+    *,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    epochs: int = 3,
+    kernel_size: int = 3,
+    width: int = 16,
+    optimizer: str = "adam",
+    seed: int = 0,
+    progress: bool = True,
+) -> Trial:
     """Build a fresh SmallCNN with these hyperparameters, train it, and score it on data.val.
 
     The one experiment behind notebook 01's trade-offs, its explorer, and notebook 02's search.
@@ -226,11 +253,34 @@ def train_small_cnn(data: Dataset, *, lr: float = 3e-3, batch_size: int = 64, ep
 
     if not isinstance(data, Dataset):
         raise TypeError(f"argument 'data' must be a labkit.data.Dataset, got {type(data).__name__}")
-    net = create_model("small_cnn", seed=seed, width=width, kernel_size=kernel_size,
-                       num_classes=data.num_classes, in_channels=data.image_shape[0])
+    net = create_model(
+        "small_cnn",
+        seed=seed,
+        width=width,
+        kernel_size=kernel_size,
+        num_classes=data.num_classes,
+        in_channels=data.image_shape[0],
+    )
     desc = f"lr={lr:g} bs={batch_size} k={kernel_size} w={width}"
-    history = fit(net, data.train, data.val, epochs=epochs, lr=lr, batch_size=batch_size,
-                  optimizer=optimizer, seed=seed, progress=progress, desc=desc)
-    hp = dict(lr=lr, batch_size=batch_size, epochs=epochs, kernel_size=kernel_size, width=width,
-              optimizer=optimizer, seed=seed)
+    history = fit(
+        net,
+        data.train,
+        data.val,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        seed=seed,
+        progress=progress,
+        desc=desc,
+    )
+    hp = dict(
+        lr=lr,
+        batch_size=batch_size,
+        epochs=epochs,
+        kernel_size=kernel_size,
+        width=width,
+        optimizer=optimizer,
+        seed=seed,
+    )
     return Trial(hp, history, evaluate(net, data.val), count_parameters(net), history.seconds, net)

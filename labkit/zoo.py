@@ -58,8 +58,10 @@ def sha256_of(path: Path) -> str:
 def read_manifest(root: Path | None = None) -> dict:
     path = Path(root or zoo_dir()) / MANIFEST
     if not path.exists():
-        raise ZooError(f"{path} is missing. Restore it with `git checkout data/zoo` or rebuild "
-                       "the zoo with `labkit zoo build`.")
+        raise ZooError(
+            f"{path} is missing. Restore it with `git checkout data/zoo` or rebuild "
+            "the zoo with `labkit zoo build`."
+        )
     return json.loads(path.read_text())
 
 
@@ -113,10 +115,13 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
                 "train": RECIPES[name]["train"],
                 "val_accuracy": {"correct": acc["val"].correct, "total": acc["val"].total},
                 "test_accuracy": {"correct": acc["test"].correct, "total": acc["test"].total},
-                "built_with": {"command": "labkit zoo build", "torch": v["torch"],
-                               "python": v["python"]},
+                "built_with": {
+                    "command": "labkit zoo build",
+                    "torch": v["torch"],
+                    "python": v["python"],
+                },
             }
-        for name, entry in entries.items():
+        for entry in entries.values():
             shutil.move(str(Path(tmp) / entry["file"]), root / entry["file"])
         manifest["dataset"] = DATASET
         manifest["models"].update(entries)
@@ -132,13 +137,17 @@ def verify(name: str, root: Path | None = None) -> Path:
     entry = manifest["models"][name]
     path = root / entry["file"]
     if not path.exists():
-        raise ZooError(f"{path} is missing. Restore it with `git checkout data/zoo` or rebuild it "
-                       f"with `labkit zoo build --only {name}`.")
+        raise ZooError(
+            f"{path} is missing. Restore it with `git checkout data/zoo` or rebuild it "
+            f"with `labkit zoo build --only {name}`."
+        )
     actual = sha256_of(path)
     if actual != entry["sha256"]:
-        raise ZooError(f"{path} does not match its manifest (sha256 {actual[:12]}... instead of "
-                       f"{entry['sha256'][:12]}...): the file was altered. Restore it with "
-                       f"`git checkout data/zoo` or rebuild it with `labkit zoo build --only {name}`.")
+        raise ZooError(
+            f"{path} does not match its manifest (sha256 {actual[:12]}... instead of "
+            f"{entry['sha256'][:12]}...): the file was altered. Restore it with "
+            f"`git checkout data/zoo` or rebuild it with `labkit zoo build --only {name}`."
+        )
     return path
 
 
@@ -147,7 +156,9 @@ def load_pretrained(name: str = "baseline", root: Path | None = None) -> nn.Modu
     from labkit.models import create_model
 
     if not isinstance(name, str):
-        raise TypeError(f"argument 'name' must be a zoo model name such as 'baseline', got {name!r}")
+        raise TypeError(
+            f"argument 'name' must be a zoo model name such as 'baseline', got {name!r}"
+        )
     path = verify(name, root)
     entry = read_manifest(root)["models"][name]
     net = create_model(entry["arch"], seed=None, **entry["model"])

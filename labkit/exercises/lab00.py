@@ -22,23 +22,31 @@ def _check_q1(n_train, n_originals) -> str:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise Wrong(f"{name} should be a whole number, got {value!r}")
     if n_train != len(data.train):
-        raise Wrong(f"the training split holds {n_train} images by your count; count the "
-                    f"rows of data.train (len(data.train)).")
+        raise Wrong(
+            f"the training split holds {n_train} images by your count; count the "
+            f"rows of data.train (len(data.train))."
+        )
     if n_originals == n_train:
-        raise Wrong("not every training image is an original scan: most are distorted copies. "
-                    "Count the distinct values of data.train.source.")
+        raise Wrong(
+            "not every training image is an original scan: most are distorted copies. "
+            "Count the distinct values of data.train.source."
+        )
     if n_originals != originals:
-        raise Wrong(f"{n_originals} distinct source images is not right; data.train.source holds "
-                    "the index of the scan each image was made from.")
-    return (f"{n_train} training images made from {originals} scans: "
-            f"{n_train // originals} images per scan.")
+        raise Wrong(
+            f"{n_originals} distinct source images is not right; data.train.source holds "
+            "the index of the scan each image was made from."
+        )
+    return (
+        f"{n_train} training images made from {originals} scans: "
+        f"{n_train // originals} images per scan."
+    )
 
 
 q1 = Question(
     "lab00.q1",
     _check_q1,
     hint="len(data.train) counts images. data.train.source[i] is the index of the original scan "
-         "image i was made from; a set keeps each value once.",
+    "image i was made from; a set keeps each value once.",
     solution="""
 n_train = len(data.train)
 n_originals = len(set(data.train.source.tolist()))
@@ -52,14 +60,18 @@ def _check_q2(accuracy) -> str:
     from labkit.zoo import load_pretrained
 
     if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Real):
-        raise Wrong(f"give the accuracy as a number such as 0.95, got {accuracy!r} "
-                    "(labkit.evaluate returns an Accuracy; its .value is the number)")
+        raise Wrong(
+            f"give the accuracy as a number such as 0.95, got {accuracy!r} "
+            "(labkit.evaluate returns an Accuracy; its .value is the number)"
+        )
     truth = evaluate(load_pretrained("baseline"), _data().test).value
     if 1 < accuracy <= 100 and abs(accuracy / 100 - truth) < 1e-9:
         raise Wrong(f"{accuracy} looks like a percentage; give a fraction between 0 and 1.")
     if abs(accuracy - truth) > 1e-9:
-        raise Wrong(f"{accuracy:.4f} is not the baseline's accuracy on the test split. Did you "
-                    "evaluate on data.test (not data.val), with load_pretrained('baseline')?")
+        raise Wrong(
+            f"{accuracy:.4f} is not the baseline's accuracy on the test split. Did you "
+            "evaluate on data.test (not data.val), with load_pretrained('baseline')?"
+        )
     return f"the baseline reads {100 * truth:.1f}% of the test digits correctly."
 
 
@@ -93,19 +105,23 @@ def _check_q3(correct) -> str:
     truth = _q3_truth()
     low = accuracy_interval(correct, Q3_TOTAL)[0]
     if correct < truth:
-        raise Wrong(f"with {correct} of {Q3_TOTAL} right, the interval starts at {100 * low:.2f}%, "
-                    f"below {100 * Q3_TARGET:.0f}%.")
+        raise Wrong(
+            f"with {correct} of {Q3_TOTAL} right, the interval starts at {100 * low:.2f}%, "
+            f"below {100 * Q3_TARGET:.0f}%."
+        )
     if correct > truth:
         raise Wrong(f"{correct} is enough, but it is not the smallest number that is.")
-    return (f"{truth} of {Q3_TOTAL} ({100 * truth / Q3_TOTAL:.1f}%) are needed before we can say, "
-            f"with 95% confidence, that the accuracy is at least {100 * Q3_TARGET:.0f}%.")
+    return (
+        f"{truth} of {Q3_TOTAL} ({100 * truth / Q3_TOTAL:.1f}%) are needed before we can say, "
+        f"with 95% confidence, that the accuracy is at least {100 * Q3_TARGET:.0f}%."
+    )
 
 
 q3 = Question(
     "lab00.q3",
     _check_q3,
     hint="accuracy_interval(k, 450) returns (low, high). Try k = 400, 401, ... and stop at the "
-         "first k whose low end reaches 0.98.",
+    "first k whose low end reaches 0.98.",
     solution="""
 from labkit.train import accuracy_interval
 

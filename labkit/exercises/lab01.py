@@ -8,7 +8,7 @@ import numbers
 import torch
 from torch import nn
 
-from labkit.check import Question, Wrong
+from labkit.check import NotAttempted, Question, Wrong, is_placeholder
 
 
 def _whole(name: str, value) -> int:
@@ -26,11 +26,15 @@ def _check_q1(n_params) -> str:
     truth = count_parameters(net)
     weights_only = sum(t.numel() for t in weight_tensors(net).values())
     if n_params == weights_only:
-        raise Wrong(f"{n_params} counts the conv and linear weights only; biases and the "
-                    "batch-norm scales and shifts are learned too.")
+        raise Wrong(
+            f"{n_params} counts the conv and linear weights only; biases and the "
+            "batch-norm scales and shifts are learned too."
+        )
     if n_params != truth:
-        raise Wrong(f"the baseline has {'more' if n_params < truth else 'fewer'} than {n_params:,} "
-                    "learned numbers; add up p.numel() for every p in net.parameters().")
+        raise Wrong(
+            f"the baseline has {'more' if n_params < truth else 'fewer'} than {n_params:,} "
+            "learned numbers; add up p.numel() for every p in net.parameters()."
+        )
     return f"{truth:,} learned numbers, each 4 bytes in float32: {4 * truth / 1024:.0f} KB."
 
 
@@ -44,8 +48,16 @@ lab01.q1.check(n_params)
 """,
 )
 
-Q2_ITEMS = ("learning rate", "conv kernel values", "batch size", "classifier bias",
-            "kernel size", "number of epochs", "batch-norm scale", "number of layers")
+Q2_ITEMS = (
+    "learning rate",
+    "conv kernel values",
+    "batch size",
+    "classifier bias",
+    "kernel size",
+    "number of epochs",
+    "batch-norm scale",
+    "number of layers",
+)
 _HYPER = {"learning rate", "batch size", "kernel size", "number of epochs", "number of layers"}
 
 
@@ -59,11 +71,15 @@ def _check_q2(chosen) -> str:
     learned = chosen - _HYPER
     missing = _HYPER - chosen
     if learned:
-        raise Wrong(f"{sorted(learned)} {'is' if len(learned) == 1 else 'are'} learned in "
-                    "training: parameters, not hyperparameters.")
+        raise Wrong(
+            f"{sorted(learned)} {'is' if len(learned) == 1 else 'are'} learned in "
+            "training: parameters, not hyperparameters."
+        )
     if missing:
-        raise Wrong(f"{sorted(missing)} {'is' if len(missing) == 1 else 'are'} set before "
-                    "training, so also a hyperparameter.")
+        raise Wrong(
+            f"{sorted(missing)} {'is' if len(missing) == 1 else 'are'} set before "
+            "training, so also a hyperparameter."
+        )
     return "hyperparameters are chosen before training; parameters come out of it."
 
 
@@ -78,8 +94,14 @@ lab01.q2.check(hyperparameters)
 """,
 )
 
-_Q3_CASES = [(1, 16, 3, True), (16, 32, 3, False), (3, 64, 7, True), (32, 32, 1, False),
-             (8, 5, 5, True), (64, 128, 3, True)]
+_Q3_CASES = [
+    (1, 16, 3, True),
+    (16, 32, 3, False),
+    (3, 64, 7, True),
+    (32, 32, 1, False),
+    (8, 5, 5, True),
+    (64, 128, 3, True),
+]
 
 
 def _check_q3(conv_params) -> str:
@@ -91,9 +113,13 @@ def _check_q3(conv_params) -> str:
             got = conv_params(c_in, c_out, k, bias)
         except Exception as err:
             raise Wrong(f"conv_params({c_in}, {c_out}, {k}, {bias}) raised {err!r}") from None
+        if is_placeholder(got):
+            raise NotAttempted
         if got != truth:
-            raise Wrong(f"conv_params({c_in}, {c_out}, {k}, bias={bias}) returned {got!r}; "
-                        f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias}) has {truth} parameters.")
+            raise Wrong(
+                f"conv_params({c_in}, {c_out}, {k}, bias={bias}) returned {got!r}; "
+                f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias}) has {truth} parameters."
+            )
     return "each of the c_out filters has c_in x k x k weights, plus one bias if there is one."
 
 
@@ -101,7 +127,7 @@ q3 = Question(
     "lab01.q3",
     _check_q3,
     hint="One filter sees all c_in input channels through a k x k window. There are c_out "
-         "filters, and each may add one bias.",
+    "filters, and each may add one bias.",
     solution="""
 def conv_params(c_in, c_out, k, bias):
     return c_out * c_in * k * k + (c_out if bias else 0)
@@ -120,11 +146,15 @@ def _check_q4(best_lr, lr_trials) -> str:
     if isinstance(best_lr, bool) or not isinstance(best_lr, numbers.Real):
         raise Wrong(f"give the learning rate as a number, got {best_lr!r}")
     if not any(math.isclose(best_lr, lr, rel_tol=1e-9) for lr in errors):
-        raise Wrong(f"{best_lr:g} was not one of the learning rates tried: "
-                    f"{', '.join(f'{lr:g}' for lr in errors)}")
+        raise Wrong(
+            f"{best_lr:g} was not one of the learning rates tried: "
+            f"{', '.join(f'{lr:g}' for lr in errors)}"
+        )
     if not math.isclose(errors[best_lr], errors[truth], abs_tol=1e-12):
-        raise Wrong(f"lr={best_lr:g} misread {100 * errors[best_lr]:.1f}% of validation images; "
-                    "another learning rate did better. The objective is the error: lower wins.")
+        raise Wrong(
+            f"lr={best_lr:g} misread {100 * errors[best_lr]:.1f}% of validation images; "
+            "another learning rate did better. The objective is the error: lower wins."
+        )
     return f"lr={truth:g}, validation error {100 * errors[truth]:.1f}%."
 
 
@@ -146,24 +176,28 @@ def _check_q5(ratio) -> str:
     if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
         raise Wrong(f"give the ratio as a number, got {ratio!r}")
     example = torch.zeros(1, 1, 16, 16)
-    truth = count_macs(SmallCNN(kernel_size=5), example) / count_macs(SmallCNN(kernel_size=3),
-                                                                         example)
+    truth = count_macs(SmallCNN(kernel_size=5), example) / count_macs(
+        SmallCNN(kernel_size=3), example
+    )
     if math.isclose(ratio, 1 / truth, rel_tol=0.01):
         raise Wrong("that is the inverse: divide the 5x5 model's MACs by the 3x3 model's.")
     if math.isclose(ratio, 5 / 3, rel_tol=0.01):
         raise Wrong("a kernel is square: its area grows with the side squared.")
     if not math.isclose(ratio, truth, rel_tol=0.01):
-        raise Wrong(f"{ratio:.3f} is off; measure both models with labkit.count_macs on one "
-                    "16x16 image and divide.")
-    return (f"{truth:.2f}x the work, close to 25/9 = {25 / 9:.2f}: only the classifier does "
-            "not grow.")
+        raise Wrong(
+            f"{ratio:.3f} is off; measure both models with labkit.count_macs on one "
+            "16x16 image and divide."
+        )
+    return (
+        f"{truth:.2f}x the work, close to 25/9 = {25 / 9:.2f}: only the classifier does not grow."
+    )
 
 
 q5 = Question(
     "lab01.q5",
     _check_q5,
     hint="labkit.count_macs(labkit.SmallCNN(kernel_size=5), torch.zeros(1, 1, 16, 16)) counts "
-         "one model's multiply-accumulates.",
+    "one model's multiply-accumulates.",
     solution="""
 one_image = torch.zeros(1, 1, 16, 16)
 macs_5 = labkit.count_macs(labkit.SmallCNN(kernel_size=5), one_image)

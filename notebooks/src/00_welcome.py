@@ -1,0 +1,292 @@
+# %% [markdown]
+# # 00 · Welcome: small and fast vision models
+#
+# ## Overview
+#
+# Engineers rarely train a vision model from scratch. They take an open model
+# (ResNet for face recognition, YOLO for traffic or sport analytics, VGG for
+# style transfer or content moderation) and then have two jobs:
+#
+# 1. **adapt it** to their exact scenario (the model knows food, the app needs drinks), and
+# 2. **make it fit the device**: a phone with 6 GB of memory shared with everything else,
+#    a smart camera, an IoT board, each with limited compute, memory, energy and battery.
+#
+# Optimization makes models **smaller and faster**, for cheaper inference, faster
+# training, and deployment on more platforms. This course teaches the techniques
+# one notebook at a time, each on a real model that trains in seconds on a laptop
+# CPU, with every number measured live.
+#
+# In this notebook you will:
+#
+# - learn how the course works: cells to run, exercises with automatic checks, hints and solutions;
+# - check your machine, and learn what its processor means for later lessons;
+# - meet the running example: real handwritten digits and a small CNN trained in seconds;
+# - see the syllabus.
+#
+# ## Prerequisites
+#
+# | Concept | Importance | Notes |
+# |---|---|---|
+# | Python and NumPy | necessary | loops, functions, arrays |
+# | A neural network's training loop | helpful | we use `labkit.fit`, so you need not write one |
+# | PyTorch tensors and `nn.Module` | helpful | the notebooks explain what they use |
+#
+# **Time to learn:** about 20 minutes.
+
+# %% [markdown]
+# ## Imports
+#
+# Every notebook starts the same way: `labkit.setup()` seeds every random number
+# generator (so the same run prints the same numbers), fixes the number of threads,
+# keeps the model hub offline unless you opt in, and prints what this machine is.
+
+# %%
+import labkit
+
+env = labkit.setup()
+
+import matplotlib.pyplot as plt
+import torch
+
+from labkit.exercises import ____, lab00
+from labkit.plots import plot_curves, show_images
+
+# %% [markdown]
+# ## How the course works
+#
+# Each notebook is a sequence of short sections: an idea, the code that shows it,
+# a picture, and one sentence on what to notice. Run the cells in order with
+# **Shift+Enter**. Nothing is typed in by hand: every number you see was computed
+# by the code you just ran, so it may differ slightly on your machine.
+#
+# Near the end of each notebook come **exercises**. Each one is an object with three methods:
+#
+# - `check(answer)` tells you whether your answer is right, and if not, what is off;
+# - `hint()` gives a nudge;
+# - `solution()` shows a complete answer.
+#
+# The blank `____` means "not answered yet". Here is what a check says about a blank:
+
+# %%
+lab00.q1.check(____, ____)
+
+# %% [markdown]
+# A blank is not an error: the notebook keeps running. Try `lab00.q1.hint()` in a new
+# cell to see a hint.
+
+# %% [markdown]
+# ## Your machine
+#
+# `labkit.setup()` printed the versions and the processor's features above. Three of them
+# decide how fast later techniques run on a CPU:
+#
+# - **VNNI** (AVX-512 VNNI or AVX-VNNI): int8 dot products in one instruction. With it, int8
+#   inference (notebook 04) can be several times faster than float32; without it, int8 models
+#   are still 4x smaller but barely faster.
+# - **AMX**: matrix tiles on recent Intel Xeons, for int8 and bfloat16 matrix products.
+# - **native bf16**: bfloat16 arithmetic in hardware. Without it, 16-bit training on a CPU
+#   (notebook 05) is emulated and much *slower* than float32; mixed precision pays off on GPUs.
+#
+# `torch.compile` also needs a C++ compiler on the CPU. The same report is available in a
+# terminal as `labkit doctor`.
+
+# %%
+cpu = labkit.cpu_features()
+print(f"processor: {cpu.name}")
+print(f"PyTorch kernels use: {cpu.capability}")
+print(f"VNNI: {cpu.vnni}, AMX: {cpu.amx}, native bf16: {cpu.native_bf16}")
+print(f"C++ compiler for torch.compile: {cpu.compiler or 'none found'}")
+print(f"int8 speed path of notebook 04 available here: {cpu.int8_speed_path}")
+print(f"training device: {labkit.get_device()}")
+
+# %% [markdown]
+# ## The running example: real handwritten digits
+#
+# The course works offline, so its data ships with it: 1,797 real handwritten digits,
+# scanned from 43 people at 8x8 pixels (the UCI digits, included in scikit-learn). We
+# upscale them to 16x16 and split them into three parts:
+#
+# - **train**: what the model learns from,
+# - **validation**: what we tune choices on (notebooks 01 and 02),
+# - **test**: touched only to report the final accuracy.
+#
+# To give the model more to learn from, each training scan also appears as three slightly
+# rotated, scaled and shifted copies. The split is made on the *original scans first*, so
+# no copy of a test digit ever appears in training: otherwise the test would measure memory,
+# not skill.
+
+# %%
+data = labkit.load_digits()
+print(data)
+print(data.provenance)
+
+# %%
+show_images(data.unnormalize(data.train.X[:24]), data.train.y[:24].tolist(), n=24, cols=12)
+plt.suptitle("training images (originals and distorted copies) with their labels")
+plt.show()
+
+# %% [markdown]
+# The distorted copies of one scan look like this; notice that they are still clearly the same digit.
+
+# %%
+first_source = data.train.source[0].item()
+copies = (data.train.source == first_source).nonzero().flatten()
+show_images(data.unnormalize(data.train.X[copies]), data.train.y[copies].tolist(), n=len(copies))
+plt.show()
+
+train_sources = set(data.train.source.tolist())
+test_sources = set(data.test.source.tolist())
+shared = train_sources & test_sources
+print(
+    f"scans used in training: {len(train_sources)}, in testing: {len(test_sources)}, "
+    f"in both: {len(shared)}"
+)
+labkit.expect(not shared, "a test scan leaked into training")
+
+# %% [markdown]
+# Every class is about equally common, so accuracy is a fair single number here:
+
+# %%
+counts = torch.bincount(data.train.y, minlength=10)
+plt.bar(range(10), counts.tolist())
+plt.xticks(range(10), data.classes)
+plt.xlabel("digit")
+plt.ylabel("training images")
+plt.title("training images per class")
+plt.show()
+
+# %% [markdown]
+# ## A model trained in seconds
+#
+# The course model is `SmallCNN`: three convolution blocks and a linear classifier. Its
+# `width` (channels) and `kernel_size` are arguments, so later notebooks can make it bigger,
+# smaller or differently shaped. We train it for a few passes over the data (**epochs**);
+# the progress bar shows the loss and the validation accuracy.
+
+# %%
+net = labkit.create_model("small_cnn", width=16, kernel_size=3)
+history = labkit.fit(net, data.train, data.val, epochs=4, lr=3e-3, batch_size=64)
+print(f"trained in {history.seconds:.1f} s")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+plot_curves(history, "train_loss", ax=axes[0], title="training loss falls")
+plot_curves(history, "val_acc", ax=axes[1], title="validation accuracy rises")
+plt.show()
+
+# %% [markdown]
+# ## Accuracy with its uncertainty
+#
+# The test part has a few hundred images, so an accuracy measured on it is itself uncertain:
+# a model that is right 98% of the time in general may score 97% or 99% on these particular
+# images. `labkit.evaluate` reports a **95% confidence interval** (the Wilson interval) with
+# every accuracy. When two models' intervals overlap a lot, the test cannot tell them apart.
+
+# %%
+test_accuracy = labkit.evaluate(net, data.test)
+print(f"test accuracy: {test_accuracy}")
+labkit.expect_between("test accuracy of a 4-epoch SmallCNN", test_accuracy.value, 0.9, 1.0)
+
+# %% [markdown]
+# ## The model zoo
+#
+# Later notebooks start from the same trained checkpoint, so everyone compares against the
+# same baseline. It lives in `data/zoo/`, was trained by `labkit zoo build`, and is checked
+# against its SHA-256 fingerprint before loading (an altered file is refused).
+
+# %%
+baseline = labkit.load_pretrained("baseline")
+baseline_accuracy = labkit.evaluate(baseline, data.test)
+print(f"zoo baseline, test accuracy: {baseline_accuracy}")
+
+one_image = data.test.X[:1]
+print(f"learned parameters: {labkit.count_parameters(baseline):,}")
+print(f"size on disk: {labkit.format_bytes(labkit.serialized_size(baseline))}")
+print(f"multiply-accumulates per image: {labkit.count_macs(baseline, one_image):,}")
+print(f"latency for one image: {labkit.measure_latency(baseline, one_image, runs=30)}")
+
+# %% [markdown]
+# These four measurements (parameters, bytes, operations, milliseconds) are the quantities
+# every later technique tries to shrink, while keeping the accuracy. Here are some test
+# images with the baseline's answers; a mistake would be shown in red as `label->prediction`:
+
+# %%
+with torch.no_grad():
+    predictions = baseline(data.test.X[:24]).argmax(1)
+show_images(
+    data.unnormalize(data.test.X[:24]),
+    data.test.y[:24].tolist(),
+    predictions.tolist(),
+    n=24,
+    cols=12,
+)
+plt.show()
+
+# %% [markdown]
+# ## The syllabus
+#
+# | # | Notebook | The question it answers |
+# |---|---|---|
+# | 00 | Welcome (this one) | How does the course work, and what will we optimize? |
+# | 01 | Parameters vs hyperparameters | What does a model learn, and what must we choose? |
+# | 02 | Hyperparameter search | Grid, random, Bayesian or tensor-train: which finds good settings in fewest trials? |
+# | 03 | Pruning | Which weights, neurons or filters can go, and what does removing them really save? |
+# | 04 | Quantization | What changes when float32 becomes int8, and when is it faster? |
+# | 05 | Mixed precision | Where can 16-bit numbers replace 32-bit ones, and why scale the loss? |
+# | 06 | Matrix factorization | How does a product of small matrices replace a big one? |
+# | 07 | Knowledge distillation | How does a small student learn from a large teacher? |
+# | 08 | Capstone | Adapt a model to a new task, then make it fit a device. |
+#
+# Which technique to choose depends on the hardware, its memory and compute limits, and the
+# accuracy the application needs; in practice engineers combine several.
+
+# %% [markdown]
+# ## Exercises
+#
+# **Q1.** How many images are in the training part, and from how many distinct original scans
+# were they made? (`data.train.source` holds each image's scan index.)
+
+# %% tags=["exercise"]
+n_train = ____
+n_originals = ____
+lab00.q1.check(n_train, n_originals)
+
+# %% [markdown]
+# **Q2.** What is the zoo baseline's accuracy on the test part, as a fraction between 0 and 1?
+
+# %% tags=["exercise"]
+test_accuracy = ____
+lab00.q2.check(test_accuracy)
+
+# %% [markdown]
+# **Q3.** With 450 test images, what is the smallest number of correct answers for which the
+# lower end of the 95% interval reaches 98%? Use `labkit.train.accuracy_interval(correct, total)`.
+
+# %% tags=["exercise"]
+smallest = ____
+lab00.q3.check(smallest)
+
+# %% [markdown]
+# ## Summary
+#
+# - Optimization adapts a model to a task and makes it fit a device's compute, memory and energy.
+# - `labkit.setup()` makes runs reproducible and reports the CPU features that later lessons
+#   depend on (VNNI, AMX, native bf16, a compiler).
+# - The running example is real handwritten digits, split by original scan so nothing leaks,
+#   and a `SmallCNN` that trains in seconds.
+# - Every accuracy comes with a 95% interval: differences inside it are noise.
+# - We measure models by parameters, bytes, multiply-accumulates and latency.
+#
+# ## What's next
+#
+# Notebook 01 takes the model apart: which numbers it learned (parameters) and which we chose
+# (hyperparameters), with a live experiment for each choice.
+#
+# ## Resources and references
+#
+# - E. Alpaydin and C. Kaynak, *Optical Recognition of Handwritten Digits*, UCI Machine
+#   Learning Repository, 1998 (the digits; CC BY 4.0).
+# - E. B. Wilson, "Probable inference, the law of succession, and statistical inference",
+#   *JASA* 22 (1927): the interval used for every accuracy.
+# - A. Zhang, Z. Lipton, M. Li, A. Smola, *Dive into Deep Learning*, d2l.ai, chapter 7 on
+#   convolutional networks.
