@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test setup timings lint format zoo doctor clean-venv
+.PHONY: lab test setup timings lint format zoo doctor notebooks clean-venv
 
 # (Re)install when the dependency list or the lock file changes.
 $(STAMP): pyproject.toml requirements.lock
@@ -37,6 +37,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format labkit tests notebooks tools
 	$(BIN)/ruff check --fix labkit tests notebooks tools
+
+## Regenerate notebooks/NN_*.ipynb from their sources in notebooks/src/ (after editing those).
+notebooks: $(STAMP)
+	$(BIN)/python tools/py2nb.py
 
 ## Retrain the model zoo in data/zoo and rewrite its manifest.
 zoo: $(STAMP)

@@ -42,21 +42,31 @@ class NetworkBlockedError(RuntimeError):
     """Raised when code tries to reach the network while the course runs offline-only."""
 
 
+def _is_loopback(host: object) -> bool:
+    text = host.decode() if isinstance(host, bytes) else str(host)
+    return text in ("localhost", "::1", "") or text.startswith("127.")
+
+
 def _install_network_guard() -> None:
+    """Make any connection or DNS lookup beyond this machine raise NetworkBlockedError."""
     if getattr(socket.socket, "_labkit_guarded", False):
         return
-    original = socket.socket.connect
+    original_connect, original_getaddrinfo = socket.socket.connect, socket.getaddrinfo
 
     def guarded_connect(self, address):  # type: ignore[no-untyped-def]
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            host = address[0]
-            if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("127."):
-                raise NetworkBlockedError(
-                    f"network access to {host} is blocked ({_NO_NETWORK_VAR}=1)"
-                )
-        return original(self, address)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise NetworkBlockedError(
+                f"network access to {address[0]} is blocked ({_NO_NETWORK_VAR}=1)"
+            )
+        return original_connect(self, address)
+
+    def guarded_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host is not None and not _is_loopback(host):
+            raise NetworkBlockedError(f"looking up {host} is blocked ({_NO_NETWORK_VAR}=1)")
+        return original_getaddrinfo(host, *args, **kwargs)
 
     socket.socket.connect = guarded_connect  # type: ignore[method-assign]
+    socket.getaddrinfo = guarded_getaddrinfo
     socket.socket._labkit_guarded = True  # type: ignore[attr-defined]
 
 
@@ -246,6 +256,11 @@ def setup(
         _install_network_guard()
     torch.set_num_threads(threads)
     seed_everything(seed)
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" and not quiet and not _printed:
+        print(
+            "note: import labkit before torch, so that idle threads sleep instead of spinning "
+            "(OMP_WAIT_POLICY=PASSIVE); otherwise two busy notebooks slow each other down a lot"
+        )
     from labkit import plots
 
     plots.use_style()

@@ -36,7 +36,10 @@ def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tup
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or all correct the bound is exactly p; rounding must not push it past p.
+    low = 0.0 if correct == 0 else min(p, max(0.0, centre - half))
+    high = 1.0 if correct == total else max(p, min(1.0, centre + half))
+    return low, high
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,123 @@
+import platform
+import random
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from labkit import env
+
+
+def test_setup_seeds_python_numpy_and_torch_the_same_way_each_time():
+    env.setup(seed=7, quiet=True)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    env.setup(seed=7, quiet=True)
+    second = (random.random(), np.random.rand(), torch.rand(1).item())
+    assert first == second
+    env.setup(seed=8, quiet=True)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) != first
+
+
+def test_setup_prints_the_machine_once(capsys, monkeypatch):
+    monkeypatch.setattr(env, "_printed", False)
+    env.setup(quiet=False)
+    out = capsys.readouterr().out
+    assert "torch" in out and "VNNI=" in out and "downloads: off" in out
+    env.setup(quiet=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_setup_keeps_the_hub_offline_unless_the_learner_opts_in(monkeypatch):
+    monkeypatch.setenv("LABKIT_ONLINE", "0")
+    result = env.setup(quiet=True)
+    assert not result.online and env.os.environ["HF_HUB_OFFLINE"] == "1"
+    try:
+        result = env.setup(online=True, quiet=True)
+        assert result.online and env.os.environ["HF_HUB_OFFLINE"] == "0"
+    finally:
+        env.setup(online=False, quiet=True)
+    assert env.os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_setup_caps_threads():
+    before = torch.get_num_threads()
+    try:
+        assert env.setup(threads=1, quiet=True).threads == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"seed": -1}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"threads": 0}, "threads"),
+        ({"online": "yes"}, "online"),
+    ],
+)
+def test_setup_rejects_bad_arguments_by_name(kwargs, word):
+    with pytest.raises((ValueError, TypeError), match=word):
+        env.setup(quiet=True, **kwargs)
+
+
+def test_the_network_guard_blocks_connections_and_lookups_beyond_this_machine():
+    with pytest.raises(env.NetworkBlockedError):
+        socket.create_connection(("example.com", 80), timeout=1)
+    with pytest.raises(env.NetworkBlockedError):
+        socket.socket().connect(("10.1.2.3", 80))
+    assert socket.getaddrinfo("localhost", 80)  # loopback (kernels) still works
+
+
+def test_cpu_features_on_this_machine_are_explained():
+    cpu = env.cpu_features()
+    assert cpu.arch == platform.machine()
+    assert cpu.capability == torch.backends.cpu.get_cpu_capability()
+    assert any(n.startswith("int8") for n in cpu.notes)
+    assert any(n.startswith("bf16") for n in cpu.notes)
+    assert any(n.startswith("compiler") for n in cpu.notes)
+
+
+def test_a_mac_without_compiler_is_told_what_to_expect(monkeypatch):
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
+    monkeypatch.setattr(env, "_cpuinfo_flags", lambda: ("Apple M2", set()))
+    monkeypatch.setattr(env, "_torch_cpu_check", lambda name: False)  # what torch says on a Mac
+    monkeypatch.setattr(env, "find_compiler", lambda: None)
+    cpu = env.cpu_features()
+    assert not cpu.vnni and not cpu.int8_speed_path
+    text = " ".join(cpu.notes)
+    assert "does not run on arm64" in text
+    assert "fall back to eager mode" in text
+
+
+def test_a_cpu_without_native_bf16_is_warned(monkeypatch):
+    monkeypatch.setattr(env, "_cpuinfo_flags", lambda: ("old x86", {"avx2"}))
+    cpu = env.cpu_features()
+    assert not cpu.native_bf16 and not cpu.vnni and not cpu.amx
+    assert "slower than float32" in " ".join(cpu.notes)
+
+
+def test_a_cpu_with_amx_and_bf16_is_recognized(monkeypatch):
+    flags = {"avx512f", "avx512_vnni", "amx_tile", "amx_int8", "amx_bf16", "avx512_bf16"}
+    monkeypatch.setattr(env, "_cpuinfo_flags", lambda: ("Sapphire Rapids", flags))
+    cpu = env.cpu_features()
+    assert cpu.vnni and cpu.amx and cpu.native_bf16
+
+
+def test_device_can_be_forced(monkeypatch):
+    monkeypatch.setenv("LABKIT_DEVICE", "cpu")
+    assert env.get_device() == torch.device("cpu")
+
+
+def test_importing_labkit_first_makes_idle_threads_sleep():
+    import subprocess
+    import sys
+
+    code = "import os, labkit, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    env_vars = {k: v for k, v in env.os.environ.items() if k != "OMP_WAIT_POLICY"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env_vars
+    )
+    assert done.stdout.strip() == "PASSIVE", done.stderr

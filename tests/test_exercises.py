@@ -1,0 +1,117 @@
+"""Every checker passes its reference solution and fails planted wrong answers.
+
+The solutions are run as code, in a namespace holding the variables the notebook
+would have defined, with LABKIT_STRICT_CHECKS=1 so that a failure raises.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import labkit
+from labkit.check import ExerciseFailed, ____
+from labkit.exercises import lab00, lab01
+from labkit.measure import count_parameters, weight_tensors
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch):
+    monkeypatch.setenv("LABKIT_STRICT_CHECKS", "1")
+
+
+@pytest.fixture(scope="module")
+def lr_trials():
+    return {
+        lr: SimpleNamespace(val_error=e)
+        for lr, e in [(1e-4, 0.4), (1e-3, 0.05), (1e-2, 0.03), (1e-1, 0.2)]
+    }
+
+
+@pytest.fixture
+def namespace(data, baseline, lr_trials):
+    return {
+        "labkit": labkit,
+        "torch": torch,
+        "data": data,
+        "net": baseline,
+        "lr_trials": lr_trials,
+        "lab00": lab00,
+        "lab01": lab01,
+        "____": ____,
+    }
+
+
+QUESTIONS = [lab00.q1, lab00.q2, lab00.q3, lab01.q1, lab01.q2, lab01.q3, lab01.q4, lab01.q5]
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.name)
+def test_the_reference_solution_passes(question, namespace):
+    exec(question.solution_code, namespace)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.name)
+def test_a_blank_is_not_an_answer(question, lr_trials):
+    args = (
+        (____, lr_trials)
+        if question is lab01.q4
+        else (____, ____)[: 2 if question is lab00.q1 else 1]
+    )
+    with pytest.raises(ExerciseFailed, match="not attempted"):
+        question.check(*args)
+
+
+def _wrong_answers(data, baseline, lr_trials):
+    n_train = len(data.train)
+    originals = len(set(data.train.source.tolist()))
+    accuracy = labkit.evaluate(baseline, data.test).value
+    params = count_parameters(baseline)
+    hyper = {"learning rate", "batch size", "kernel size", "number of epochs", "number of layers"}
+    return [
+        (lab00.q1, (n_train, n_train), "distorted copies"),
+        (lab00.q1, (originals, originals), "training split holds"),
+        (lab00.q1, (n_train, 1797), "distinct source"),
+        (lab00.q2, (100 * accuracy,), "percentage"),
+        (lab00.q2, (labkit.evaluate(baseline, data.val).value + 1e-6,), "test split"),
+        (lab00.q2, ("0.99",), "as a number"),
+        (lab00.q3, (450,), "not the smallest"),
+        (lab00.q3, (lab00._q3_truth() - 1,), "below 98%"),
+        (lab00.q3, (451,), "out of range"),
+        (lab01.q1, (sum(t.numel() for t in weight_tensors(baseline).values()),), "biases"),
+        (lab01.q1, (params - 10,), "more than"),
+        (lab01.q1, (float(params),), "whole number"),
+        (lab01.q2, (hyper | {"classifier bias"},), "learned in training"),
+        (lab01.q2, (hyper - {"number of layers"},), "also a hyperparameter"),
+        (lab01.q2, (hyper | {"dropout"},), "not in the list"),
+        (lab01.q3, (lambda c_in, c_out, k, bias: c_out * c_in * k * k,), "bias=True"),
+        (lab01.q3, (lambda c_in, c_out, k, bias: c_out * c_in * k + c_out * bias,), "returned"),
+        (lab01.q3, (lambda c_in, c_out, k: 0,), "raised"),
+        (lab01.q3, (12,), "function itself"),
+        (lab01.q4, (1e-1, lr_trials), "another learning rate did better"),
+        (lab01.q4, (3e-3, lr_trials), "not one of the learning rates"),
+        (lab01.q4, (1e-2, [1, 2]), "dict of learning-rate"),
+        (lab01.q5, (9 / 25 * 1.0,), "inverse"),
+        (lab01.q5, (5 / 3,), "square"),
+        (lab01.q5, (2.0,), "is off"),
+    ]
+
+
+def test_every_question_has_at_least_two_planted_wrong_answers(data, baseline, lr_trials):
+    cases = _wrong_answers(data, baseline, lr_trials)
+    for question in QUESTIONS:
+        assert sum(q is question for q, _, _ in cases) >= 2, question.name
+
+
+@pytest.mark.parametrize("index", range(25))
+def test_planted_wrong_answers_fail_with_a_helpful_message(index, data, baseline, lr_trials):
+    cases = _wrong_answers(data, baseline, lr_trials)
+    assert len(cases) == 25  # keep the parametrize range in step with the list
+    question, args, message = cases[index]
+    with pytest.raises(ExerciseFailed, match=message):
+        question.check(*args)
+
+
+def test_non_strict_checks_print_instead_of_raising(monkeypatch, capsys):
+    monkeypatch.delenv("LABKIT_STRICT_CHECKS")
+    assert lab01.q5.check(2.0) is False
+    assert "Not yet" in capsys.readouterr().out

@@ -1,0 +1,28 @@
+import pytest
+
+from labkit.hparams import explorer, parameter_table, print_parameter_table
+from labkit.measure import count_parameters
+from labkit.models import SmallCNN
+
+
+def test_parameter_table_adds_up(capsys):
+    net = SmallCNN()
+    rows = parameter_table(net)
+    assert rows[0] == ("features.0.weight", (16, 1, 3, 3), 144)
+    assert sum(r[2] for r in rows) == count_parameters(net)
+    print_parameter_table(net)
+    assert f"{count_parameters(net):,}" in capsys.readouterr().out
+
+
+def test_the_explorer_trains_once_without_a_click(data, capsys):
+    app = explorer(data)
+    lr, batch = app.children[0].children
+    epochs, kernel = app.children[1].children
+    epochs.value, kernel.value = 1, 5
+    app.train()
+    assert "k=5" in capsys.readouterr().out and lr.value == 3e-3 and batch.value == 64
+
+
+def test_the_explorer_needs_a_dataset():
+    with pytest.raises(TypeError, match="'data'"):
+        explorer("digits")

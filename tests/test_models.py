@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from labkit.models import SmallCNN, create_model
+
+
+@pytest.mark.parametrize("width, kernel_size", [(4, 1), (16, 3), (8, 5), (2, 7)])
+def test_small_cnn_outputs_one_score_per_class(width, kernel_size):
+    net = SmallCNN(width=width, kernel_size=kernel_size)
+    assert net(torch.zeros(3, 1, 16, 16)).shape == (3, 10)
+    assert net.features[0].kernel_size == (kernel_size, kernel_size)
+    assert net.features[0].out_channels == width
+
+
+def test_create_model_is_seeded():
+    a, b = create_model(seed=3), create_model(seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    c = create_model(seed=4)
+    assert not torch.equal(a.classifier.weight, c.classifier.weight)
+
+
+def test_any_timm_model_by_name_offline():
+    net = create_model("resnet18", num_classes=10)
+    assert net(torch.zeros(1, 3, 64, 64)).shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, word",
+    [
+        (dict(kernel_size=4), ValueError, "odd"),
+        (dict(width=0), ValueError, "width"),
+        (dict(num_classes=1), ValueError, "num_classes"),
+        (dict(width="16"), TypeError, "width"),
+    ],
+)
+def test_small_cnn_rejects_bad_arguments(kwargs, error, word):
+    with pytest.raises(error, match=word):
+        SmallCNN(**kwargs)
+
+
+def test_create_model_explains_unknown_names_and_offline_weights():
+    with pytest.raises(ValueError, match="unknown model 'resnet_9000'"):
+        create_model("resnet_9000")
+    with pytest.raises(RuntimeError, match="online=True"):
+        create_model("resnet18", pretrained=True)
+    with pytest.raises(ValueError, match="load_pretrained"):
+        create_model("small_cnn", pretrained=True)
+    with pytest.raises(TypeError, match="'name'"):
+        create_model(None)

@@ -1,0 +1,109 @@
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labkit.models import create_model
+from labkit.train import Accuracy, accuracy_interval, evaluate, fit, train_small_cnn
+
+Z = 1.959963984540054
+
+
+def _wilson_by_bisection(k: int, n: int) -> tuple[float, float]:
+    """The Wilson interval from its definition: the p with |k/n - p| = z * sqrt(p(1-p)/n)."""
+    phat = k / n
+
+    def gap(p):
+        return abs(phat - p) - Z * math.sqrt(p * (1 - p) / n)
+
+    def root(lo, hi):  # gap(lo) and gap(hi) differ in sign
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if (gap(mid) > 0) == (gap(lo) > 0) else (lo, mid)
+        return (lo + hi) / 2
+
+    low = 0.0 if k == 0 else root(0.0, phat)
+    high = 1.0 if k == n else root(phat, 1.0)
+    return low, high
+
+
+@given(n=st.integers(1, 5000), data=st.data())
+def test_wilson_interval_matches_its_definition(n, data):
+    k = data.draw(st.integers(0, n))
+    low, high = accuracy_interval(k, n)
+    ref_low, ref_high = _wilson_by_bisection(k, n)
+    assert low == pytest.approx(ref_low, abs=1e-9) and high == pytest.approx(ref_high, abs=1e-9)
+    assert 0 <= low <= k / n <= high <= 1
+
+
+def test_more_test_images_narrow_the_interval():
+    wide, narrow = accuracy_interval(90, 100), accuracy_interval(900, 1000)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
+
+
+@given(correct=st.integers(-5, 20), total=st.integers(-5, 20))
+def test_accuracy_interval_rejects_impossible_counts(correct, total):
+    if total >= 1 and 0 <= correct <= total:
+        accuracy_interval(correct, total)
+    else:
+        with pytest.raises(ValueError, match="correct|total"):
+            accuracy_interval(correct, total)
+
+
+def test_accuracy_prints_its_interval():
+    text = str(Accuracy(441, 450))
+    assert text.startswith("98.0% (95% CI") and "n=450" in text
+
+
+def test_fit_is_reproducible_and_learns(data):
+    small = data.train.subset(400)
+    nets = [create_model(seed=0) for _ in range(2)]
+    histories = [fit(n, small, data.val, epochs=2, progress=False) for n in nets]
+    assert histories[0].train_loss == histories[1].train_loss
+    assert torch.equal(nets[0].classifier.weight, nets[1].classifier.weight)
+    assert histories[0].train_loss[-1] < histories[0].train_loss[0]
+    assert len(histories[0].batch_loss) == 2 * math.ceil(400 / 64)
+    assert evaluate(nets[0], data.val).value > 0.3
+
+
+def test_fit_stops_on_a_diverging_loss(data):
+    net = create_model(seed=0)
+    h = fit(net, data.train.subset(256), epochs=3, lr=10.0, optimizer="sgd", progress=False)
+    assert h.epochs <= 3  # ran without crashing; a non-finite loss is recorded as nan
+    if any(math.isnan(x) for x in h.train_loss):
+        assert math.isnan(h.train_loss[-1])
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(lr=0), "lr"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(optimizer="rmsprop"), "optimizer"),
+        (dict(loss_fn=3), "loss_fn"),
+    ],
+)
+def test_fit_rejects_bad_arguments_and_leaves_the_model_untouched(data, kwargs, word):
+    net = create_model(seed=0)
+    before = [p.clone() for p in net.parameters()]
+    with pytest.raises((ValueError, TypeError), match=word):
+        fit(net, data.train.subset(64), progress=False, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+
+
+def test_fit_and_evaluate_reject_what_is_not_a_split(data):
+    with pytest.raises(TypeError, match="'train'"):
+        fit(create_model(), (data.train.X, data.train.y))
+    with pytest.raises(TypeError, match="'net'"):
+        evaluate("model", data.val)
+
+
+def test_train_small_cnn_reports_the_objective(data):
+    trial = train_small_cnn(data.with_train_subset(256), epochs=1, kernel_size=5, progress=False)
+    assert trial.val_error == pytest.approx(1 - trial.val.value)
+    assert trial.hyperparameters["kernel_size"] == 5
+    assert trial.net.features[0].kernel_size == (5, 5)
