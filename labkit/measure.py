@@ -196,8 +196,13 @@ def peak_memory(fn: Callable[[], Any], interval: float = 0.002) -> MemoryUsage:
     return MemoryUsage(peak, baseline, result)
 
 
-def training_step_memory(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
-    """Extra bytes one forward and backward pass on the batch (X, y) holds at its peak."""
+def activation_memory(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
+    """Bytes of activations that autograd keeps for the backward pass of one training step
+    on the batch (X, y): the part of training memory that grows with the batch size.
+
+    Measured with ``torch.autograd.graph.saved_tensors_hooks`` (each stored tensor counted
+    once; the weights themselves are not counted).
+    """
     check_module("net", net)
     check_tensor("X", X, min_ndim=2)
     check_tensor("y", y, ndim=1)
@@ -205,13 +210,20 @@ def training_step_memory(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> in
         raise ValueError(
             f"arguments 'X' and 'y' must hold the same number of samples, got {len(X)} and {len(y)}"
         )
+    weights = {p.untyped_storage().data_ptr() for p in net.parameters()}
+    saved: dict[int, int] = {}
 
-    def step() -> None:
-        torch.nn.functional.cross_entropy(net(X), y).backward()
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in weights:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
 
-    usage = peak_memory(step)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = torch.nn.functional.cross_entropy(net(X), y)
+    loss.backward()
     net.zero_grad(set_to_none=True)
-    return usage.extra_bytes
+    return sum(saved.values())
 
 
 def format_bytes(n: int) -> str:

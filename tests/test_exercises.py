@@ -42,7 +42,17 @@ def namespace(data, baseline, lr_trials):
     }
 
 
-QUESTIONS = [lab00.q1, lab00.q2, lab00.q3, lab01.q1, lab01.q2, lab01.q3, lab01.q4, lab01.q5]
+QUESTIONS = [
+    lab00.q0,
+    lab00.q1,
+    lab00.q2,
+    lab00.q3,
+    lab01.q1,
+    lab01.q2,
+    lab01.q3,
+    lab01.q4,
+    lab01.q5,
+]
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.name)
@@ -68,6 +78,9 @@ def _wrong_answers(data, baseline, lr_trials):
     params = count_parameters(baseline)
     hyper = {"learning rate", "batch size", "kernel size", "number of epochs", "number of layers"}
     return [
+        (lab00.q0, (9,), "0 is a digit"),
+        (lab00.q0, ("10",), "not the text"),
+        (lab00.q0, (100,), "count 0"),
         (lab00.q1, (n_train, n_train), "distorted copies"),
         (lab00.q1, (originals, originals), "training split holds"),
         (lab00.q1, (n_train, 1797), "distinct source"),
@@ -102,10 +115,10 @@ def test_every_question_has_at_least_two_planted_wrong_answers(data, baseline, l
         assert sum(q is question for q, _, _ in cases) >= 2, question.name
 
 
-@pytest.mark.parametrize("index", range(25))
+@pytest.mark.parametrize("index", range(28))
 def test_planted_wrong_answers_fail_with_a_helpful_message(index, data, baseline, lr_trials):
     cases = _wrong_answers(data, baseline, lr_trials)
-    assert len(cases) == 25  # keep the parametrize range in step with the list
+    assert len(cases) == 28  # keep the parametrize range in step with the list
     question, args, message = cases[index]
     with pytest.raises(ExerciseFailed, match=message):
         question.check(*args)

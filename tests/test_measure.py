@@ -6,6 +6,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from labkit.measure import (
+    activation_memory,
     count_macs,
     count_parameters,
     format_bytes,
@@ -13,7 +14,6 @@ from labkit.measure import (
     peak_memory,
     serialized_size,
     sparsity,
-    training_step_memory,
 )
 from labkit.models import SmallCNN, create_model
 
@@ -85,15 +85,19 @@ def test_peak_memory_sees_a_large_allocation():
     assert usage.result.item() == 64 * 2**20 // 4
 
 
-def test_training_step_memory_grows_with_the_batch():
+def test_activation_memory_grows_in_proportion_to_the_batch():
     net = SmallCNN()
-    small = training_step_memory(net, torch.zeros(8, 1, 16, 16), torch.zeros(8, dtype=torch.long))
-    big = training_step_memory(
-        net, torch.zeros(1024, 1, 16, 16), torch.zeros(1024, dtype=torch.long)
-    )
-    assert big > small and big > 10 * 2**20
+
+    def measure(n):
+        return activation_memory(net, torch.zeros(n, 1, 16, 16), torch.zeros(n, dtype=torch.long))
+
+    small, big = measure(8), measure(1024)
+    assert big == pytest.approx(128 * small, rel=0.02)
+    # conv1's output alone (16 channels x 16 x 16 float32 per image) must be among what is kept
+    assert small > 8 * 16 * 16 * 16 * 4
+    assert all(p.grad is None for p in net.parameters())  # nothing left behind
     with pytest.raises(ValueError, match="same number"):
-        training_step_memory(net, torch.zeros(4, 1, 16, 16), torch.zeros(3, dtype=torch.long))
+        activation_memory(net, torch.zeros(4, 1, 16, 16), torch.zeros(3, dtype=torch.long))
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,29 @@ def _data():
     return load_digits()
 
 
+def _check_q0(n_classes) -> str:
+    if isinstance(n_classes, str):
+        raise Wrong(f"give a number, not the text {n_classes!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
+        raise Wrong(f"give a whole number, got {n_classes!r}")
+    if n_classes == 9:
+        raise Wrong("0 is a digit too.")
+    if n_classes != 10:
+        raise Wrong(f"there are not {n_classes} different digits; count 0, 1, ..., 9.")
+    return "that is how a check looks when you are right."
+
+
+q0 = Question(
+    "lab00.q0",
+    _check_q0,
+    hint="The digits are 0, 1, 2, ..., 9.",
+    solution="""
+n_classes = 10
+lab00.q0.check(n_classes)
+""",
+)
+
+
 def _check_q1(n_train, n_originals) -> str:
     data = _data()
     originals = len(set(data.train.source.tolist()))

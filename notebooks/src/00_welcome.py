@@ -65,14 +65,16 @@ from labkit.plots import plot_curves, show_images
 # - `hint()` gives a nudge;
 # - `solution()` shows a complete answer.
 #
-# The blank `____` means "not answered yet". Here is what a check says about a blank:
+# The blank `____` means "not answered yet". Here is a warm-up question: how many different
+# digits are there? Run the cell as it is first, to see what a check says about a blank:
 
-# %%
-lab00.q1.check(____, ____)
+# %% tags=["exercise"]
+n_classes = ____
+lab00.q0.check(n_classes)
 
 # %% [markdown]
-# A blank is not an error: the notebook keeps running. Try `lab00.q1.hint()` in a new
-# cell to see a hint.
+# A blank is not an error: the notebook keeps running. Now replace `____` with your answer and
+# run the cell again. Try a wrong answer too, and `lab00.q0.hint()` in a new cell.
 
 # %% [markdown]
 # ## Your machine

@@ -43,7 +43,7 @@ import torch
 
 from labkit.exercises import ____, lab01
 from labkit.hparams import explorer, print_parameter_table
-from labkit.measure import training_step_memory
+from labkit.measure import activation_memory
 from labkit.plots import plot_curves, plot_heatmap, plot_histogram, plot_tradeoff
 
 data = labkit.load_digits()
@@ -142,7 +142,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for lr, t in lr_trials.items():
     axes[0].plot(smooth(t.history.batch_loss), label=f"lr={lr:g}")
 axes[0].set(xlabel="training step", ylabel="loss (moving average)", title="loss at every step")
-axes[0].legend()
+axes[0].legend(loc="center right")
 plot_curves(
     {f"lr={lr:g}": t.history for lr, t in lr_trials.items()},
     "val_acc",
@@ -163,14 +163,14 @@ for lr, t in lr_trials.items():
 # The batch size is how many images each step averages over. Small batches give many cheap
 # but noisy steps; large batches give few smooth steps that need more memory at once. We train
 # for the same four epochs at three batch sizes, and measure the memory that one training step
-# takes at each.
+# keeps for its backward pass: the activations of every layer, which grow with the batch.
 
 # %%
-batch_trials, step_memory = {}, {}
+batch_trials, activations = {}, {}
 for batch_size in [8, 64, 512]:
     batch_trials[batch_size] = labkit.train_small_cnn(small, batch_size=batch_size, epochs=4)
     X, y = small.train.X[:batch_size], small.train.y[:batch_size]
-    step_memory[batch_size] = training_step_memory(labkit.create_model("small_cnn"), X, y)
+    activations[batch_size] = activation_memory(labkit.create_model("small_cnn"), X, y)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for batch_size, t in batch_trials.items():
@@ -179,19 +179,24 @@ for batch_size, t in batch_trials.items():
 axes[0].set(xlabel="epoch", ylabel="loss of each step", title="noisy small batches, few big ones")
 axes[0].legend()
 sizes = list(batch_trials)
-axes[1].bar([str(b) for b in sizes], [step_memory[b] / 2**20 for b in sizes])
-axes[1].set(xlabel="batch size", ylabel="extra memory (MB)", title="memory of one training step")
+axes[1].bar([str(b) for b in sizes], [activations[b] / 2**20 for b in sizes])
+axes[1].set(
+    xlabel="batch size",
+    ylabel="MB (log scale)",
+    yscale="log",
+    title="activations kept for the backward pass",
+)
 plt.show()
 for batch_size, t in batch_trials.items():
     print(
         f"batch {batch_size:>3}: {len(t.history.batch_loss):>4} steps, {t.seconds:4.1f} s, "
-        f"step memory {labkit.format_bytes(step_memory[batch_size]):>8}, validation {t.val}"
+        f"activations {labkit.format_bytes(activations[batch_size]):>8}, validation {t.val}"
     )
 
 # %% [markdown]
 # **Notice:** with the same number of epochs, batch 512 takes only a handful of steps and is
-# far from trained, while batch 8 takes many steps and is slowest per epoch. Memory grows with
-# the batch. A larger batch usually wants a larger learning rate or more epochs: the
+# far from trained, while batch 8 takes many steps and is slowest per epoch. Activation memory
+# grows in proportion to the batch (mind the log scale). A larger batch usually wants a larger learning rate or more epochs: the
 # hyperparameters interact.
 
 # %% [markdown]
