@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told to (containers often run as root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test setup timings lint format zoo doctor notebooks clean-venv
 
@@ -20,7 +22,7 @@ setup: $(STAMP)
 ## Set up (first time only) and open the course in JupyterLab, on this machine only, with a token.
 lab: $(STAMP)
 	$(BIN)/labkit doctor --brief
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00_welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_welcome.ipynb
 
 ## Set up (first time only) and run every test: labkit, exercises, lint, and every notebook.
 test: $(STAMP)

@@ -47,10 +47,13 @@ def explorer(data: Dataset):
     if not isinstance(data, Dataset):
         raise TypeError(f"argument 'data' must be a labkit.data.Dataset, got {type(data).__name__}")
     small = data.with_train_subset(min(1000, len(data.train)))
-    lr = w.SelectionSlider(options=LEARNING_RATES, value=3e-3, description="learning rate")
-    batch = w.Dropdown(options=BATCH_SIZES, value=64, description="batch size")
-    epochs = w.IntSlider(value=4, min=1, max=15, description="epochs")
-    kernel = w.Dropdown(options=KERNEL_SIZES, value=3, description="kernel size")
+    style = {"description_width": "100px"}  # room for "learning rate"
+    lr = w.SelectionSlider(
+        options=LEARNING_RATES, value=3e-3, description="learning rate", style=style
+    )
+    batch = w.Dropdown(options=BATCH_SIZES, value=64, description="batch size", style=style)
+    epochs = w.IntSlider(value=4, min=1, max=15, description="epochs", style=style)
+    kernel = w.Dropdown(options=KERNEL_SIZES, value=3, description="kernel size", style=style)
     button = w.Button(description="Train", button_style="primary", icon="play")
     out = w.Output()
     runs: dict[str, object] = {}
