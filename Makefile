@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told to (containers often run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup timings lint format zoo doctor notebooks clean-venv
+.PHONY: lab test setup timings lint format zoo doctor notebooks search-table bench clean-venv
 
 # (Re)install when the dependency list or the lock file changes.
 $(STAMP): pyproject.toml requirements.lock
@@ -47,6 +47,14 @@ notebooks: $(STAMP)
 ## Retrain the model zoo in data/zoo and rewrite its manifest.
 zoo: $(STAMP)
 	$(BIN)/labkit zoo build
+
+## Retrain every grid point of notebook 02's search table (data/search_table.json).
+search-table: $(STAMP)
+	$(BIN)/labkit search build-table
+
+## Every benchmark, each printing a JSON line last.
+bench: $(STAMP)
+	$(BIN)/labkit bench search --json
 
 doctor: $(STAMP)
 	$(BIN)/labkit doctor

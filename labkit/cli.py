@@ -93,6 +93,44 @@ def _timings(args: argparse.Namespace) -> int:
     return 0 if all(r.within_budget and not r.error for r in runs) else 1
 
 
+def _search(args: argparse.Namespace) -> int:
+    from labkit.search import build_table
+
+    table = build_table()
+    print(
+        f"trained {table.space.size} grid points x {len(table.meta['seeds'])} seeds in "
+        f"{table.meta['seconds']:.0f} s; best validation error {table.best_error:.3f} at "
+        f"{table.best_config}"
+    )
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from labkit.search import SearchTable, benchmark
+
+    result = benchmark(
+        SearchTable.load(),
+        repeats=args.repeats,
+        budget_fraction=args.budget_fraction,
+        progress=not args.json,
+    )
+    print(
+        f"search over {result['grid_size']} grid points, {result['repeats']} repetitions, "
+        f"budget {result['budget']} evaluations, grid best error {result['grid_best_error']:.4f}"
+    )
+    print(f"{'strategy':<8} {'median evals to best':>22} {'median regret at 10%':>22}")
+    for name, row in result["strategies"].items():
+        print(
+            f"{name:<8} {row['median_evals_to_best']:>22.1f} "
+            f"{100 * row['median_regret_at_10pct']:>19.2f} pt"
+        )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,13 +144,34 @@ def main(argv: list[str] | None = None) -> int:
     timings = sub.add_parser("timings", help="run notebooks; wall time and peak memory table")
     timings.add_argument("notebooks", nargs="*", help="default: every notebook")
     timings.add_argument("--solutions", action="store_true", help="fill in exercise solutions")
+    search = sub.add_parser("search", help="the tabular benchmark of notebook 02")
+    search_sub = search.add_subparsers(dest="search_command", required=True)
+    search_sub.add_parser("build-table", help="train every grid point (about 20 min)")
+    bench = sub.add_parser("bench", help="benchmarks; ratios and counts measured in one run")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    bench_search = bench_sub.add_parser("search", help="grid vs random vs TPE vs GP vs TT")
+    bench_search.add_argument("--json", action="store_true", help="last line: one JSON object")
+    bench_search.add_argument("--repeats", type=int, default=20, help="repetitions (>= 20)")
+    bench_search.add_argument(
+        "--budget-fraction",
+        type=float,
+        default=0.25,
+        help="evaluations per search, as a fraction of the grid",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "doctor":
             return _doctor(args.brief)
         if args.command == "zoo":
             return _zoo(args)
+        if args.command == "search":
+            return _search(args)
+        if args.command == "bench":
+            return _bench(args)
         return _timings(args)
+    except FileNotFoundError as err:
+        print(f"labkit: {err}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, RuntimeError) as err:
         print(f"labkit: {err}", file=sys.stderr)
         return 2

@@ -144,6 +144,7 @@ def fit(
     seed: int = 0,
     loss_fn: LossFn | None = None,
     after_step: Callable[[nn.Module], None] | None = None,
+    on_epoch: Callable[[int, History], bool | None] | None = None,
     progress: bool = True,
     desc: str = "training",
 ) -> History:
@@ -151,6 +152,8 @@ def fit(
 
     ``loss_fn(logits, y, X)`` replaces cross-entropy (notebook 07 uses it for distillation);
     ``after_step(net)`` runs after every optimizer step (notebook 03 re-applies pruning masks).
+    ``on_epoch(epoch, history)`` runs after each epoch; returning True stops training early
+    (notebook 02's Optuna pruner uses it).
     ``seed`` fixes the order of the batches.
     """
     check_module("net", net)
@@ -163,7 +166,7 @@ def fit(
     check_choice("optimizer", optimizer, ("adam", "sgd"))
     weight_decay = check_float("weight_decay", weight_decay, low=0, high=1)
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
-    for fn_name, fn in (("loss_fn", loss_fn), ("after_step", after_step)):
+    for fn_name, fn in (("loss_fn", loss_fn), ("after_step", after_step), ("on_epoch", on_epoch)):
         if fn is not None and not callable(fn):
             raise TypeError(f"argument '{fn_name}' must be callable or None")
 
@@ -213,6 +216,10 @@ def fit(
             )
         else:
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+        if on_epoch is not None and on_epoch(history.epochs, history):
+            bar.set_postfix_str(f"stopped after epoch {history.epochs}")
+            break
+    bar.close()
     net.eval()
     history.seconds = time.perf_counter() - start_time
     return history

@@ -1,0 +1,500 @@
+"""Hyperparameter search over a discrete space: grid, random, Bayesian (Optuna TPE and GP)
+and tensor-train (TTOpt), all behind one function, ``search``.
+
+Serves notebooks/02_hyperparameter_search.ipynb and ``labkit bench search``.
+
+The same objective callable (a config dict -> an error to minimize) works live
+(``live_objective``: train and validate) and against the stored table of every
+grid point (``SearchTable``), so hundreds of searches replay in seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from labkit._validate import check_choice, check_float, check_int
+
+STRATEGIES = ("grid", "random", "tpe", "gp", "tt")
+Objective = Callable[[dict], float]
+
+
+class SearchSpace:
+    """Named, ordered lists of allowed values, one per hyperparameter; the grid is their product."""
+
+    def __init__(self, params: Mapping[str, Sequence]) -> None:
+        if not isinstance(params, Mapping) or not params:
+            raise ValueError("argument 'params' must be a non-empty {name: [values]} dict")
+        self.params: dict[str, tuple] = {}
+        for name, values in params.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"argument 'params': names must be non-empty strings, got {name!r}")
+            if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
+                raise ValueError(
+                    f"argument 'params': '{name}' needs a non-empty list of values, got {values!r}"
+                )
+            if len(set(values)) != len(values):
+                raise ValueError(f"argument 'params': '{name}' lists a value twice: {list(values)}")
+            self.params[name] = tuple(values)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.params)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.params.values())
+
+    @property
+    def size(self) -> int:
+        """Number of grid points: the product of the number of values of each hyperparameter."""
+        return math.prod(self.shape)
+
+    def config(self, index: Sequence[int]) -> dict:
+        """The config at a multi-index, e.g. (0, 2, 1, 3) -> {'lr': ..., ...}."""
+        if len(index) != len(self.shape):
+            raise ValueError(f"argument 'index' must have {len(self.shape)} entries, got {index!r}")
+        out = {}
+        for (name, values), i in zip(self.params.items(), index, strict=True):
+            i = int(i)
+            if not 0 <= i < len(values):
+                raise ValueError(
+                    f"argument 'index': {i} is outside 0..{len(values) - 1} for '{name}'"
+                )
+            out[name] = values[i]
+        return out
+
+    def index(self, config: Mapping) -> tuple[int, ...]:
+        """The multi-index of a config; a clear error for a name or value outside the space."""
+        if not isinstance(config, Mapping):
+            raise TypeError(f"argument 'config' must be a dict, got {type(config).__name__}")
+        missing, extra = set(self.params) - set(config), set(config) - set(self.params)
+        if missing or extra:
+            raise ValueError(
+                f"argument 'config' must name exactly {self.names}; "
+                f"missing {sorted(missing)}, unknown {sorted(extra)}"
+            )
+        out = []
+        for name, values in self.params.items():
+            if config[name] not in values:
+                raise ValueError(
+                    f"argument 'config': {name}={config[name]!r} is not in the "
+                    f"space; allowed: {list(values)}"
+                )
+            out.append(values.index(config[name]))
+        return tuple(out)
+
+    def all_configs(self) -> list[dict]:
+        """Every grid point, in grid order (the last hyperparameter varies fastest)."""
+        return [self.config(i) for i in itertools.product(*(range(n) for n in self.shape))]
+
+    def to_dict(self) -> dict:
+        return {k: list(v) for k, v in self.params.items()}
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}: {len(v)} values" for k, v in self.params.items())
+        return f"SearchSpace({inner}; {self.size} grid points)"
+
+
+@dataclass
+class Trace:
+    """What a search evaluated, in order: configs and their errors (lower is better)."""
+
+    strategy: str
+    configs: list[dict] = field(default_factory=list)
+    errors: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def best_so_far(self) -> np.ndarray:
+        """The best error found after 1, 2, ... evaluations."""
+        return np.minimum.accumulate(np.asarray(self.errors, dtype=float))
+
+    @property
+    def best_error(self) -> float:
+        return float(min(self.errors))
+
+    @property
+    def best_config(self) -> dict:
+        return self.configs[int(np.argmin(self.errors))]
+
+    def evals_to_reach(self, target: float, tolerance: float = 0.0) -> int | None:
+        """Evaluations until an error <= target + tolerance was found (None if never)."""
+        hits = np.nonzero(self.best_so_far() <= target + tolerance + 1e-12)[0]
+        return int(hits[0]) + 1 if len(hits) else None
+
+
+def _check_space_objective_budget(space: SearchSpace, objective: Objective, budget: int) -> int:
+    if not isinstance(space, SearchSpace):
+        raise TypeError(
+            f"argument 'space' must be a labkit.search.SearchSpace, got {type(space).__name__}"
+        )
+    if not callable(objective):
+        raise TypeError("argument 'objective' must be callable: config dict -> error")
+    return check_int("budget", budget, min_value=1, max_value=space.size)
+
+
+class _Evaluator:
+    """Calls the objective once per distinct config and records the trace."""
+
+    def __init__(
+        self, space: SearchSpace, objective: Objective, budget: int, strategy: str, progress: bool
+    ) -> None:
+        from tqdm.auto import tqdm
+
+        self.space, self.objective, self.budget = space, objective, budget
+        self.cache: dict[tuple[int, ...], float] = {}
+        self.trace = Trace(strategy)
+        self.bar = tqdm(total=budget, desc=strategy, disable=not progress, leave=False)
+
+    @property
+    def done(self) -> bool:
+        return len(self.trace) >= self.budget
+
+    def __call__(self, index: Sequence[int]) -> float:
+        key = tuple(int(i) for i in index)
+        if key in self.cache:
+            return self.cache[key]
+        config = self.space.config(key)
+        error = float(self.objective(config))
+        if not math.isfinite(error):
+            raise ValueError(f"the objective returned {error} for {config}; it must be a number")
+        self.cache[key] = error
+        if not self.done:
+            self.trace.configs.append(config)
+            self.trace.errors.append(error)
+            self.bar.update(1)
+        return error
+
+
+def _grid(ev: _Evaluator, rng: np.random.Generator) -> None:
+    for index in itertools.product(*(range(n) for n in ev.space.shape)):
+        if ev.done:
+            return
+        ev(index)
+
+
+def _random(ev: _Evaluator, rng: np.random.Generator) -> None:
+    # Sampling without replacement: a repeated point would teach nothing new.
+    for flat in rng.permutation(ev.space.size):
+        if ev.done:
+            return
+        ev(np.unravel_index(flat, ev.space.shape))
+
+
+def _optuna(sampler_name: str) -> Callable[[_Evaluator, np.random.Generator], None]:
+    def run(ev: _Evaluator, rng: np.random.Generator) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        seed = int(rng.integers(2**31))
+        if sampler_name == "tpe":
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+        else:
+            sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
+        study = optuna.create_study(sampler=sampler, direction="minimize")
+        # Each hyperparameter is an ordered integer index, so the samplers can use the order
+        # (a larger learning rate is "next to" a smaller one), which categories would hide.
+        asks = 0
+        while not ev.done and asks < 20 * ev.budget:
+            asks += 1
+            trial = study.ask()
+            index = [
+                trial.suggest_int(name, 0, n - 1)
+                for name, n in zip(ev.space.names, ev.space.shape, strict=True)
+            ]
+            study.tell(trial, ev(index))  # a repeat costs nothing: it comes from the cache
+        if not ev.done:  # the sampler kept repeating itself: finish with unseen points
+            _random(ev, rng)
+
+    return run
+
+
+def _tt(ev: _Evaluator, rng: np.random.Generator, rank: int = 2) -> None:
+    from ttopt import TTOpt
+
+    def f(indices: np.ndarray) -> np.ndarray:
+        return np.array([ev(i) for i in indices])
+
+    # The grid is a tensor with one axis per hyperparameter; TTOpt explores it through a
+    # low-rank tensor-train model, asking for whole fibres of it at a time.
+    tt = TTOpt(
+        f,
+        d=len(ev.space.shape),
+        n=list(ev.space.shape),
+        evals=ev.budget,
+        is_func=False,
+        is_vect=True,
+        with_cache=True,
+        with_wrn=False,
+    )
+    tt.optimize(rank=rank, seed=int(rng.integers(2**31)))
+    if not ev.done:  # TTOpt stopped early (it converged): spend the rest at random
+        _random(ev, rng)
+
+
+_RUNNERS = {"grid": _grid, "random": _random, "tpe": _optuna("tpe"), "gp": _optuna("gp"), "tt": _tt}
+
+
+def search(
+    strategy: str,
+    space: SearchSpace,
+    objective: Objective,
+    budget: int,
+    seed: int = 0,
+    progress: bool = False,
+) -> Trace:
+    """Run one search: at most ``budget`` distinct evaluations of ``objective``.
+
+    ``strategy``: "grid" (grid order), "random" (without replacement), "tpe" or "gp"
+    (Optuna's Bayesian samplers), "tt" (TTOpt, tensor-train). Returns the Trace.
+    """
+    check_choice("strategy", strategy, STRATEGIES)
+    budget = _check_space_objective_budget(space, objective, budget)
+    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
+    ev = _Evaluator(space, objective, budget, strategy, progress)
+    start = time.perf_counter()
+    try:
+        _RUNNERS[strategy](ev, np.random.default_rng(seed))
+    finally:
+        ev.bar.close()
+    ev.trace.seconds = time.perf_counter() - start
+    return ev.trace
+
+
+# ---------------------------------------------------------------------------------------------
+# The tabular benchmark: every grid point trained in advance, so searches replay in seconds.
+
+COURSE_SPACE = {
+    "lr": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
+    "batch_size": [32, 64, 128, 256],
+    "width": [4, 8, 16, 32],
+    "kernel_size": [1, 3, 5, 7],
+}
+TABLE_RECIPE = dict(epochs=3, train_subset=1000, seeds=[0, 1])
+
+
+def table_path() -> Path:
+    from labkit.data import data_dir
+
+    return data_dir() / "search_table.json"
+
+
+class SearchTable:
+    """Validation errors of every grid point, for several training seeds."""
+
+    def __init__(self, space: SearchSpace, errors: np.ndarray, meta: dict | None = None) -> None:
+        errors = np.asarray(errors, dtype=float)
+        if errors.shape[:-1] != space.shape:
+            raise ValueError(
+                f"argument 'errors' must have shape {space.shape} + (seeds,), got {errors.shape}"
+            )
+        self.space, self.errors, self.meta = space, errors, meta or {}
+
+    @property
+    def mean_errors(self) -> np.ndarray:
+        """The objective: validation error averaged over training seeds, for every grid point."""
+        return self.errors.mean(axis=-1)
+
+    @property
+    def best_error(self) -> float:
+        return float(self.mean_errors.min())
+
+    @property
+    def best_config(self) -> dict:
+        return self.space.config(np.unravel_index(int(self.mean_errors.argmin()), self.space.shape))
+
+    def objective(self) -> Objective:
+        """config -> mean validation error, looked up instead of trained."""
+        means = self.mean_errors
+
+        def lookup(config: dict) -> float:
+            return float(means[self.space.index(config)])
+
+        return lookup
+
+    def save(self, path: Path | None = None) -> Path:
+        path = Path(path or table_path())
+        record = {
+            "space": self.space.to_dict(),
+            "errors": self.errors.round(6).tolist(),
+            "meta": self.meta,
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        tmp.replace(path)  # atomic: a failed build never leaves half a table
+        return path
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> SearchTable:
+        path = Path(path or table_path())
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} is missing. Restore it with `git checkout data/` or "
+                "rebuild it with `labkit search build-table` (about 10 min)."
+            )
+        record = json.loads(path.read_text())
+        return cls(SearchSpace(record["space"]), np.array(record["errors"]), record["meta"])
+
+
+def live_objective(
+    data, epochs: int = 3, train_subset: int | None = 1000, seed: int = 0, progress: bool = False
+) -> Objective:
+    """config -> validation error of a SmallCNN trained with it now (notebook 02's live search)."""
+    from labkit.train import train_small_cnn
+
+    epochs = check_int("epochs", epochs, min_value=1, max_value=100)
+    if train_subset is not None:
+        data = data.with_train_subset(
+            min(check_int("train_subset", train_subset, min_value=10), len(data.train))
+        )
+
+    def train_and_validate(config: dict) -> float:
+        return train_small_cnn(
+            data, epochs=epochs, seed=seed, progress=progress, **config
+        ).val_error
+
+    return train_and_validate
+
+
+def build_table(
+    space: Mapping[str, Sequence] | None = None,
+    epochs: int = TABLE_RECIPE["epochs"],
+    train_subset: int = TABLE_RECIPE["train_subset"],
+    seeds: Sequence[int] = tuple(TABLE_RECIPE["seeds"]),
+    progress: bool = True,
+    path: Path | None = None,
+) -> SearchTable:
+    """Train every grid point once per seed and save the table (``labkit search build-table``)."""
+    from tqdm.auto import tqdm
+
+    from labkit.data import load_digits
+    from labkit.env import versions
+
+    space = SearchSpace(space or COURSE_SPACE)
+    if not seeds:
+        raise ValueError("argument 'seeds' must list at least one seed")
+    data = load_digits()
+    errors = np.zeros(space.shape + (len(seeds),))
+    start = time.perf_counter()
+    configs = list(itertools.product(*(range(n) for n in space.shape)))
+    for index in tqdm(configs, desc="training every grid point", disable=not progress):
+        for s, seed in enumerate(seeds):
+            errors[index + (s,)] = live_objective(data, epochs, train_subset, seed)(
+                space.config(index)
+            )
+    v = versions()
+    meta = {
+        "command": "labkit search build-table",
+        "epochs": epochs,
+        "train_subset": train_subset,
+        "seeds": list(seeds),
+        "dataset": dict(name="digits", **data.details),
+        "validation_images": len(data.val),
+        "objective": "validation error (fraction)",
+        "seconds": round(time.perf_counter() - start, 1),
+        "torch": v["torch"],
+        "labkit": v["labkit"],
+    }
+    table = SearchTable(space, errors, meta)
+    table.save(path)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Replaying many searches against the table, and summarizing them.
+
+
+@dataclass
+class Replay:
+    """Best-so-far curves of many repetitions of each strategy on one table."""
+
+    budget: int
+    best_so_far: dict[str, np.ndarray]  # strategy -> (repeats, budget)
+    table_best: float
+
+    def regret(self, strategy: str) -> np.ndarray:
+        """Best error found so far minus the grid's best, per repetition and evaluation."""
+        return self.best_so_far[strategy] - self.table_best
+
+    def evals_to_best(self, strategy: str, tolerance: float = 0.005) -> np.ndarray:
+        """Per repetition: evaluations until within ``tolerance`` of the grid's best (the budget
+        if never)."""
+        hit = self.regret(strategy) <= tolerance + 1e-12
+        return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, self.budget)
+
+
+def replay(
+    table: SearchTable,
+    strategies: Sequence[str] = STRATEGIES,
+    budget: int | None = None,
+    repeats: int = 20,
+    seed: int = 0,
+    progress: bool = True,
+) -> Replay:
+    """Run each strategy ``repeats`` times against the table (different seeds each time)."""
+    from tqdm.auto import tqdm
+
+    if not isinstance(table, SearchTable):
+        raise TypeError(f"argument 'table' must be a SearchTable, got {type(table).__name__}")
+    for s in strategies:
+        check_choice("strategies", s, STRATEGIES)
+    budget = (
+        table.space.size
+        if budget is None
+        else check_int("budget", budget, min_value=1, max_value=table.space.size)
+    )
+    repeats = check_int("repeats", repeats, min_value=1, max_value=10_000)
+    objective = table.objective()
+    curves = {}
+    for strategy in strategies:
+        runs = []
+        # Grid order is fixed, so one run is every run.
+        n = 1 if strategy == "grid" else repeats
+        for r in tqdm(range(n), desc=f"replaying {strategy}", disable=not progress, leave=False):
+            runs.append(
+                search(strategy, table.space, objective, budget, seed=seed + r).best_so_far()
+            )
+        curves[strategy] = np.array(runs * (repeats if strategy == "grid" else 1))
+    return Replay(budget, curves, table.best_error)
+
+
+def benchmark(
+    table: SearchTable,
+    repeats: int = 20,
+    budget_fraction: float = 0.25,
+    tolerance: float = 0.005,
+    progress: bool = False,
+) -> dict:
+    """The numbers ``labkit bench search --json`` prints."""
+    repeats = check_int("repeats", repeats, min_value=1)
+    budget_fraction = check_float(
+        "budget_fraction", budget_fraction, low=0, high=1, low_inclusive=False
+    )
+    budget = max(1, round(budget_fraction * table.space.size))
+    at = max(1, round(0.10 * table.space.size))
+    result = replay(table, STRATEGIES, budget=budget, repeats=repeats, progress=progress)
+    strategies = {}
+    for s in STRATEGIES:
+        strategies[s] = {
+            "median_evals_to_best": float(np.median(result.evals_to_best(s, tolerance))),
+            "median_regret_at_10pct": float(np.median(result.regret(s)[:, min(at, budget) - 1])),
+        }
+    return {
+        "technique": "search",
+        "grid_size": table.space.size,
+        "repeats": repeats,
+        "budget": budget,
+        "tolerance": tolerance,
+        "grid_best_error": table.best_error,
+        "strategies": strategies,
+    }

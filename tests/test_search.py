@@ -1,0 +1,182 @@
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labkit.search import (
+    COURSE_SPACE,
+    STRATEGIES,
+    SearchSpace,
+    SearchTable,
+    benchmark,
+    live_objective,
+    replay,
+    search,
+    table_path,
+)
+
+SPACE = SearchSpace({"a": [0, 1, 2, 3, 4, 5], "b": [10, 20, 30], "c": ["x", "y", "z", "w"]})
+
+
+def _smooth_errors(space: SearchSpace) -> np.ndarray:
+    """A low-rank landscape with its minimum at a=4, b=20, c='y'."""
+    a, b, c = np.meshgrid(*(np.arange(n) for n in space.shape), indexing="ij")
+    return 0.02 + 0.05 * (a - 4) ** 2 + 0.1 * (b - 1) ** 2 + 0.03 * (c - 1) ** 2
+
+
+@pytest.fixture(scope="module")
+def table():
+    errors = _smooth_errors(SPACE)
+    return SearchTable(SPACE, np.stack([errors, errors + 0.01], axis=-1))
+
+
+def test_space_counts_its_grid():
+    assert SPACE.shape == (6, 3, 4) and SPACE.size == 72
+    configs = SPACE.all_configs()
+    assert len(configs) == 72 and configs[0] == {"a": 0, "b": 10, "c": "x"}
+    assert configs[1] == {"a": 0, "b": 10, "c": "y"}  # the last name varies fastest
+    assert SearchSpace(COURSE_SPACE).size == 6 * 4 * 4 * 4
+
+
+@given(st.tuples(st.integers(0, 5), st.integers(0, 2), st.integers(0, 3)))
+def test_config_and_index_are_inverse(index):
+    assert SPACE.index(SPACE.config(index)) == index
+
+
+@pytest.mark.parametrize(
+    "params, word",
+    [
+        ({}, "non-empty"),
+        ({"lr": []}, "non-empty list"),
+        ({"lr": [1, 1]}, "twice"),
+        ({"lr": "abc"}, "non-empty list"),
+        ([1, 2], "non-empty"),
+    ],
+)
+def test_bad_spaces_are_rejected(params, word):
+    with pytest.raises((ValueError, TypeError), match=word):
+        SearchSpace(params)
+
+
+def test_configs_outside_the_space_are_named():
+    with pytest.raises(ValueError, match="a=9 is not in the space"):
+        SPACE.index({"a": 9, "b": 10, "c": "x"})
+    with pytest.raises(ValueError, match="missing \\['c'\\]"):
+        SPACE.index({"a": 1, "b": 10})
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_spends_its_budget_on_distinct_points(strategy, table):
+    calls = []
+
+    def objective(config):
+        calls.append(config)
+        return table.objective()(config)
+
+    trace = search(strategy, SPACE, objective, budget=20, seed=3)
+    assert len(trace) == 20
+    keys = [tuple(c.values()) for c in trace.configs]
+    assert len(set(keys)) == 20
+    assert all(SPACE.index(c) is not None for c in trace.configs)
+    assert len({tuple(c.values()) for c in calls}) == len(calls)  # never trained twice
+    assert list(trace.best_so_far()) == sorted(trace.best_so_far(), reverse=True)
+
+
+@pytest.mark.parametrize("strategy", ["random", "tpe", "tt", "gp"])
+def test_searches_are_reproducible(strategy, table):
+    first = search(strategy, SPACE, table.objective(), budget=12, seed=5)
+    again = search(strategy, SPACE, table.objective(), budget=12, seed=5)
+    assert first.configs == again.configs
+
+
+def test_grid_search_goes_in_grid_order_and_is_guaranteed_on_its_grid(table):
+    trace = search("grid", SPACE, table.objective(), budget=SPACE.size)
+    assert trace.configs == SPACE.all_configs()
+    assert trace.best_error == pytest.approx(table.best_error)
+    assert trace.best_config == table.best_config == {"a": 4, "b": 20, "c": "y"}
+
+
+def test_random_search_samples_without_replacement(table):
+    trace = search("random", SPACE, table.objective(), budget=SPACE.size, seed=1)
+    assert sorted(map(str, trace.configs)) == sorted(map(str, SPACE.all_configs()))
+    assert trace.configs != SPACE.all_configs()
+
+
+def test_model_based_searches_beat_random_on_a_smooth_landscape(table):
+    result = replay(table, ["random", "tpe", "tt"], budget=30, repeats=8, progress=False)
+    medians = {s: np.median(result.evals_to_best(s, 0.0)) for s in result.best_so_far}
+    assert min(medians["tpe"], medians["tt"]) < medians["random"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, word",
+    [
+        (dict(strategy="hill-climb"), ValueError, "strategy"),
+        (dict(budget=0), ValueError, "budget"),
+        (dict(budget=73), ValueError, "budget"),
+        (dict(space={"a": [1]}), TypeError, "space"),
+        (dict(objective=3), TypeError, "objective"),
+        (dict(seed=-1), ValueError, "seed"),
+    ],
+)
+def test_search_rejects_bad_arguments(kwargs, error, word, table):
+    args = dict(strategy="random", space=SPACE, objective=table.objective(), budget=10, seed=0)
+    args.update(kwargs)
+    with pytest.raises(error, match=word):
+        search(**args)
+
+
+def test_an_objective_that_returns_nan_is_refused():
+    with pytest.raises(ValueError, match="must be a number"):
+        search("random", SPACE, lambda c: float("nan"), budget=3)
+
+
+def test_trace_counts_evaluations_to_a_target():
+    from labkit.search import Trace
+
+    trace = Trace("x", [{}] * 4, [0.5, 0.3, 0.4, 0.1])
+    assert trace.evals_to_reach(0.3) == 2
+    assert trace.evals_to_reach(0.05, tolerance=0.06) == 4
+    assert trace.evals_to_reach(0.0) is None
+
+
+def test_tables_save_and_load(tmp_path, table):
+    path = table.save(tmp_path / "t.json")
+    loaded = SearchTable.load(path)
+    assert loaded.space.to_dict() == SPACE.to_dict()
+    assert np.allclose(loaded.errors, table.errors)
+    with pytest.raises(FileNotFoundError, match="labkit search build-table"):
+        SearchTable.load(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="shape"):
+        SearchTable(SPACE, np.zeros((6, 3, 4)))
+
+
+@settings(deadline=None, max_examples=5)
+@given(st.integers(1, 4))
+def test_benchmark_reports_every_strategy(repeats):
+    errors = _smooth_errors(SPACE)[..., None]
+    result = benchmark(SearchTable(SPACE, errors), repeats=repeats, budget_fraction=0.3)
+    assert set(result["strategies"]) == set(STRATEGIES) and result["grid_size"] == 72
+    for row in result["strategies"].values():
+        assert 1 <= row["median_evals_to_best"] <= result["budget"]
+        assert row["median_regret_at_10pct"] >= 0
+    json.dumps(result)
+
+
+def test_the_shipped_table_covers_the_course_space():
+    table = SearchTable.load(table_path())
+    assert table.space.to_dict() == SearchSpace(COURSE_SPACE).to_dict()
+    assert table.errors.shape == SearchSpace(COURSE_SPACE).shape + (len(table.meta["seeds"]),)
+    assert len(table.meta["seeds"]) >= 2
+    assert ((table.errors >= 0) & (table.errors <= 1)).all()
+    assert table.meta["command"] == "labkit search build-table"
+    assert table.best_error < 0.1  # the best settings read over 90% of digits
+
+
+def test_the_live_objective_trains_and_returns_the_validation_error(data):
+    error = live_objective(data, epochs=1, train_subset=200)(
+        {"lr": 3e-3, "batch_size": 64, "width": 4, "kernel_size": 3}
+    )
+    assert 0 <= error <= 1
