@@ -210,3 +210,45 @@ def show_images(
             color = "#D55E00" if wrong else "black"
         ax.set_title(text, fontsize=9, color=color)
     return fig
+
+
+def plot_regret(result, ax: plt.Axes | None = None, mark_fraction: float | None = 0.10) -> plt.Axes:
+    """Regret (best error so far minus the grid's best, in points) against evaluations: the
+    median over repetitions as a line, the 25-75% band shaded. ``result``: a
+    labkit.search.Replay (notebook 02)."""
+    from labkit.search import Replay
+
+    if not isinstance(result, Replay):
+        raise TypeError(
+            f"argument 'result' must be a labkit.search.Replay, got {type(result).__name__}"
+        )
+    ax = _axes(ax, figsize=(8, 4.2))
+    x = np.arange(1, result.budget + 1)
+    for i, strategy in enumerate(result.best_so_far):
+        regret = 100 * result.regret(strategy)
+        low, mid, high = np.percentile(regret, [25, 50, 75], axis=0)
+        colour = PALETTE[i % len(PALETTE)]
+        n = len(regret)
+        label = (
+            f"{strategy} (one fixed order)" if strategy == "grid" else f"{strategy} (median of {n})"
+        )
+        ax.plot(x, mid, color=colour, label=label)
+        ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
+    if mark_fraction:
+        at = round(mark_fraction * result.grid_size)
+        if at <= result.budget:
+            ax.axvline(at, color="grey", ls=":", lw=1)
+            ax.annotate(
+                f"{mark_fraction:.0%} of the grid ",
+                (at, 1),
+                xycoords=("data", "axes fraction"),
+                ha="right",
+                va="top",
+                color="grey",
+            )
+    ax.set_xlabel("evaluations (training runs)")
+    ax.set_ylabel("regret (points of error)")
+    ax.legend()
+    return ax

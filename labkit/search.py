@@ -204,17 +204,24 @@ def _optuna(sampler_name: str) -> Callable[[_Evaluator, np.random.Generator], No
         study = optuna.create_study(sampler=sampler, direction="minimize")
         # Each hyperparameter is an ordered integer index, so the samplers can use the order
         # (a larger learning rate is "next to" a smaller one), which categories would hide.
-        asks = 0
-        while not ev.done and asks < 20 * ev.budget:
-            asks += 1
+        unseen = (np.unravel_index(f, ev.space.shape) for f in rng.permutation(ev.space.size))
+        while not ev.done:
             trial = study.ask()
-            index = [
+            index = tuple(
                 trial.suggest_int(name, 0, n - 1)
                 for name, n in zip(ev.space.names, ev.space.shape, strict=True)
-            ]
+            )
+            repeat = index in ev.cache
             study.tell(trial, ev(index))  # a repeat costs nothing: it comes from the cache
-        if not ev.done:  # the sampler kept repeating itself: finish with unseen points
-            _random(ev, rng)
+            if repeat:
+                # The sampler asked for a point it already knows: it has stopped learning
+                # here, so the next trial is an unseen point chosen at random.
+                for nxt in unseen:
+                    if tuple(int(i) for i in nxt) not in ev.cache:
+                        study.enqueue_trial(
+                            {name: int(i) for name, i in zip(ev.space.names, nxt, strict=True)}
+                        )
+                        break
 
     return run
 
@@ -269,6 +276,59 @@ def search(
         ev.bar.close()
     ev.trace.seconds = time.perf_counter() - start
     return ev.trace
+
+
+# ---------------------------------------------------------------------------------------------
+# Bayesian optimization in one dimension, from scratch (notebook 02's picture of one step).
+
+
+def gp_posterior(
+    x_seen, y_seen, x_query, length_scale: float = 1.0, signal: float = 1.0, noise: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of a Gaussian-process surrogate with an RBF kernel.
+
+    k(a, b) = signal**2 * exp(-(a - b)**2 / (2 * length_scale**2)); ``noise`` is the variance
+    added on the diagonal for the observations. The prior mean is the mean of ``y_seen``.
+    """
+    x_seen, y_seen, x_query = (
+        np.asarray(v, dtype=float).ravel() for v in (x_seen, y_seen, x_query)
+    )
+    if x_seen.size == 0 or x_seen.size != y_seen.size:
+        raise ValueError(
+            "arguments 'x_seen' and 'y_seen' must be non-empty and of equal length, "
+            f"got {x_seen.size} and {y_seen.size}"
+        )
+    for name, value in (("length_scale", length_scale), ("signal", signal)):
+        check_float(name, value, low=0, low_inclusive=False)
+    check_float("noise", noise, low=0)
+
+    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return signal**2 * np.exp(-((a[:, None] - b[None, :]) ** 2) / (2 * length_scale**2))
+
+    prior = y_seen.mean()
+    k_ss = kernel(x_seen, x_seen) + noise * np.eye(x_seen.size)
+    k_qs = kernel(x_query, x_seen)
+    chol = np.linalg.cholesky(k_ss)
+    alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, y_seen - prior))
+    mean = prior + k_qs @ alpha
+    v = np.linalg.solve(chol, k_qs.T)
+    var = np.clip(signal**2 - (v**2).sum(axis=0), 0, None)
+    return mean, np.sqrt(var)
+
+
+def expected_improvement(mean, std, best: float) -> np.ndarray:
+    """How much below ``best`` (we minimize) each point is expected to land, under the surrogate."""
+    from scipy.stats import norm
+
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    if mean.shape != std.shape:
+        raise ValueError(f"arguments 'mean' and 'std' differ in shape: {mean.shape}, {std.shape}")
+    if (std < 0).any():
+        raise ValueError("argument 'std' must not be negative")
+    gain = best - mean
+    safe = np.where(std > 0, std, 1.0)
+    z = gain / safe
+    return np.where(std > 0, gain * norm.cdf(z) + std * norm.pdf(z), np.maximum(gain, 0.0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,6 +481,7 @@ class Replay:
     budget: int
     best_so_far: dict[str, np.ndarray]  # strategy -> (repeats, budget)
     table_best: float
+    grid_size: int
 
     def regret(self, strategy: str) -> np.ndarray:
         """Best error found so far minus the grid's best, per repetition and evaluation."""
@@ -465,7 +526,7 @@ def replay(
                 search(strategy, table.space, objective, budget, seed=seed + r).best_so_far()
             )
         curves[strategy] = np.array(runs * (repeats if strategy == "grid" else 1))
-    return Replay(budget, curves, table.best_error)
+    return Replay(budget, curves, table.best_error, table.space.size)
 
 
 def benchmark(

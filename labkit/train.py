@@ -253,10 +253,12 @@ def train_small_cnn(
     optimizer: str = "adam",
     seed: int = 0,
     progress: bool = True,
+    on_epoch: Callable[[int, History], bool | None] | None = None,
 ) -> Trial:
     """Build a fresh SmallCNN with these hyperparameters, train it, and score it on data.val.
 
     The one experiment behind notebook 01's trade-offs, its explorer, and notebook 02's search.
+    ``on_epoch`` is passed to ``fit`` (return True to stop early, as a pruner does).
     """
     from labkit.measure import count_parameters
     from labkit.models import create_model
@@ -283,6 +285,7 @@ def train_small_cnn(
         seed=seed,
         progress=progress,
         desc=desc,
+        on_epoch=on_epoch,
     )
     hp = dict(
         lr=lr,

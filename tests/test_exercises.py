@@ -4,15 +4,28 @@ The solutions are run as code, in a namespace holding the variables the notebook
 would have defined, with LABKIT_STRICT_CHECKS=1 so that a failure raises.
 """
 
+import math
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
 import labkit
 from labkit.check import ExerciseFailed, ____
-from labkit.exercises import lab00, lab01
+from labkit.exercises import lab00, lab01, lab02
 from labkit.measure import count_parameters, weight_tensors
+from labkit.search import COURSE_SPACE, Replay
+
+
+def replay_result() -> Replay:
+    """A regret picture with a known answer: tpe lowest at 10% of a 40-point grid."""
+    curves = {
+        "grid": np.full((3, 6), 0.10),
+        "random": np.array([[0.3, 0.2, 0.05, 0.05, 0.05, 0.0]] * 3),
+        "tpe": np.array([[0.3, 0.1, 0.02, 0.02, 0.0, 0.0]] * 3),
+    }
+    return Replay(budget=6, best_so_far=curves, table_best=0.0, grid_size=40)
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +51,11 @@ def namespace(data, baseline, lr_trials):
         "lr_trials": lr_trials,
         "lab00": lab00,
         "lab01": lab01,
+        "lab02": lab02,
+        "math": math,
+        "np": np,
+        "COURSE_SPACE": COURSE_SPACE,
+        "result": replay_result(),
         "____": ____,
     }
 
@@ -52,6 +70,9 @@ QUESTIONS = [
     lab01.q3,
     lab01.q4,
     lab01.q5,
+    lab02.q1,
+    lab02.q2,
+    lab02.q3,
 ]
 
 
@@ -64,7 +85,7 @@ def test_the_reference_solution_passes(question, namespace):
 def test_a_blank_is_not_an_answer(question, lr_trials):
     args = (
         (____, lr_trials)
-        if question is lab01.q4
+        if question in (lab01.q4, lab02.q3)
         else (____, ____)[: 2 if question is lab00.q1 else 1]
     )
     with pytest.raises(ExerciseFailed, match="not attempted"):
@@ -106,6 +127,42 @@ def _wrong_answers(data, baseline, lr_trials):
         (lab01.q5, (9 / 25 * 1.0,), "inverse"),
         (lab01.q5, (5 / 3,), "square"),
         (lab01.q5, (2.0,), "is off"),
+        (lab02.q1, (4 + 6 + 4 + 4,), "multiply"),
+        (lab02.q1, (383,), "is not it"),
+        (lab02.q1, ("384",), "whole number"),
+        (lab02.q2, (_grid_order_search,), "different seeds"),
+        (lab02.q2, (_with_replacement_search,), "evaluated twice"),
+        (lab02.q2, (_one_short_search,), "returned"),
+        (lab02.q2, (_lying_search,), "not what the objective returned"),
+        (lab02.q2, ("random",), "function random_search itself"),
+        (lab02.q3, ("random", replay_result()), "another line is lower"),
+        (lab02.q3, ("grid", replay_result()), "another line is lower"),
+        (lab02.q3, ("bayes", replay_result()), "one of"),
+        (lab02.q3, ("tpe", {"tpe": 0}), "replay result"),
+    ]
+
+
+def _grid_order_search(space, objective, budget, seed):
+    return [(c, objective(c)) for c in space.all_configs()[:budget]]
+
+
+def _with_replacement_search(space, objective, budget, seed):
+    rng = np.random.default_rng(seed)
+    points = space.all_configs()
+    return [(c, objective(c)) for c in (points[i] for i in rng.integers(len(points), size=budget))]
+
+
+def _one_short_search(space, objective, budget, seed):
+    rng = np.random.default_rng(seed)
+    points = space.all_configs()
+    return [(points[i], objective(points[i])) for i in rng.permutation(len(points))[: budget - 1]]
+
+
+def _lying_search(space, objective, budget, seed):
+    rng = np.random.default_rng(seed)
+    points = space.all_configs()
+    return [
+        (points[i], objective(points[i]) / 2 + 0.1) for i in rng.permutation(len(points))[:budget]
     ]
 
 
@@ -115,10 +172,10 @@ def test_every_question_has_at_least_two_planted_wrong_answers(data, baseline, l
         assert sum(q is question for q, _, _ in cases) >= 2, question.name
 
 
-@pytest.mark.parametrize("index", range(28))
+@pytest.mark.parametrize("index", range(40))
 def test_planted_wrong_answers_fail_with_a_helpful_message(index, data, baseline, lr_trials):
     cases = _wrong_answers(data, baseline, lr_trials)
-    assert len(cases) == 28  # keep the parametrize range in step with the list
+    assert len(cases) == 40  # keep the parametrize range in step with the list
     question, args, message = cases[index]
     with pytest.raises(ExerciseFailed, match=message):
         question.check(*args)

@@ -116,7 +116,10 @@ def test_pyproject_and_both_environment_files_name_the_same_packages():
     assert _names(pip_section) == wanted
     binder = yaml.safe_load((ROOT / "binder/environment.yml").read_text())["dependencies"]
     conda_names = {"pytorch-cpu": "torch", "matplotlib-base": "matplotlib"}
-    binder_names = {conda_names.get(n, n) for n in _names(binder)} - {"python", "pip"}
+    binder_pip = [r for d in binder if isinstance(d, dict) for r in d["pip"]]
+    binder_conda = [d for d in binder if isinstance(d, str)]
+    binder_names = {conda_names.get(n, n) for n in _names(binder_conda + binder_pip)}
+    binder_names -= {"python", "pip"}
     assert binder_names == wanted
 
 

@@ -11,6 +11,8 @@ from labkit.search import (
     SearchSpace,
     SearchTable,
     benchmark,
+    expected_improvement,
+    gp_posterior,
     live_objective,
     replay,
     search,
@@ -180,3 +182,62 @@ def test_the_live_objective_trains_and_returns_the_validation_error(data):
         {"lr": 3e-3, "batch_size": 64, "width": 4, "kernel_size": 3}
     )
     assert 0 <= error <= 1
+
+
+def test_the_from_scratch_gp_matches_scikit_learn():
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel
+
+    x, query = np.array([0.0, 1.0, 2.5, 4.0]), np.linspace(-1, 5, 25)
+    y = np.sin(x) * 3
+    mean, std = gp_posterior(x, y, query, length_scale=0.8, signal=2.0, noise=0.01)
+    gpr = GaussianProcessRegressor(
+        ConstantKernel(4.0, "fixed") * RBF(0.8, "fixed"), alpha=0.01, optimizer=None
+    ).fit(x[:, None], y - y.mean())
+    sk_mean, sk_std = gpr.predict(query[:, None], return_std=True)
+    np.testing.assert_allclose(mean, sk_mean + y.mean(), atol=1e-9)
+    np.testing.assert_allclose(std, sk_std, atol=1e-7)
+    # At an observation (tiny noise) the surrogate is certain; far away it falls back to the prior.
+    m0, s0 = gp_posterior(x, y, x, noise=1e-8)
+    np.testing.assert_allclose(m0, y, atol=1e-4)
+    assert s0.max() < 1e-3
+    _, far = gp_posterior(x, y, [100.0], signal=2.0)
+    assert far[0] == pytest.approx(2.0)
+
+
+def test_expected_improvement_trades_mean_against_uncertainty():
+    ei = expected_improvement([1.0, 1.0, 0.5, 2.0], [0.0, 0.5, 0.0, 0.0], best=1.0)
+    assert ei[0] == 0  # certain and no better: nothing to gain
+    assert ei[1] > 0  # uncertain: may be better
+    assert ei[2] == pytest.approx(0.5)  # certain improvement
+    assert ei[3] == 0
+    with pytest.raises(ValueError, match="std"):
+        expected_improvement([1.0], [-1.0], best=0.0)
+    with pytest.raises(ValueError, match="x_seen"):
+        gp_posterior([], [], [1.0])
+    with pytest.raises(ValueError, match="length_scale"):
+        gp_posterior([1.0], [1.0], [1.0], length_scale=0)
+
+
+def test_samplers_that_repeat_themselves_still_spend_the_whole_budget():
+    # A flat objective gives a model nothing to learn, so Optuna proposes repeats; the search
+    # must fill its budget with distinct points instead of looping.
+    space = SearchSpace({"a": [0, 1, 2], "b": [0, 1, 2]})
+    trace = search("tpe", space, lambda c: 1.0, budget=space.size, seed=0)
+    assert len(trace) == space.size
+    assert len({tuple(c.values()) for c in trace.configs}) == space.size
+
+
+def test_regret_plot_draws_every_strategy(table):
+    import matplotlib.pyplot as plt
+
+    from labkit.plots import plot_regret
+
+    result = replay(table, ["grid", "random"], budget=10, repeats=3, progress=False)
+    ax = plot_regret(result)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert any("random (median of 3)" in label for label in labels)
+    assert any("grid" in label for label in labels)
+    plt.close(ax.figure)
+    with pytest.raises(TypeError, match="result"):
+        plot_regret({"random": []})

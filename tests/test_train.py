@@ -107,3 +107,17 @@ def test_train_small_cnn_reports_the_objective(data):
     assert trial.val_error == pytest.approx(1 - trial.val.value)
     assert trial.hyperparameters["kernel_size"] == 5
     assert trial.net.features[0].kernel_size == (5, 5)
+
+
+def test_train_small_cnn_passes_on_epoch_so_a_pruner_can_stop_it(data):
+    seen = []
+
+    def stop_after_first(epoch, history):
+        seen.append(epoch)
+        return True
+
+    trial = train_small_cnn(
+        data.with_train_subset(200), epochs=3, progress=False, on_epoch=stop_after_first
+    )
+    assert seen == [1]
+    assert trial.history.epochs == 1
