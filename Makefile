@@ -55,6 +55,7 @@ search-table: $(STAMP)
 ## Every benchmark, each printing a JSON line last.
 bench: $(STAMP)
 	$(BIN)/labkit bench search --json
+	$(BIN)/labkit bench prune --json
 
 doctor: $(STAMP)
 	$(BIN)/labkit doctor

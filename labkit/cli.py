@@ -106,6 +106,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.bench_command == "prune":
+        return _bench_prune(args)
     import json
 
     from labkit.search import SearchTable, benchmark
@@ -125,6 +127,30 @@ def _bench(args: argparse.Namespace) -> int:
         print(
             f"{name:<8} {row['median_evals_to_best']:>22.1f} "
             f"{100 * row['median_regret_at_10pct']:>19.2f} pt"
+        )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _bench_prune(args: argparse.Namespace) -> int:
+    import json
+
+    from labkit.prune import benchmark
+
+    result = benchmark(progress=not args.json)
+    b = result["baseline"]
+    print(
+        f"baseline: test accuracy {b['acc']:.2f}%, {b['size_bytes']:,} bytes, "
+        f"{b['latency_ms']:.2f} ms per batch of {result['latency_batch']}"
+    )
+    print(
+        f"{'method':<13} {'sparsity':>8} {'acc before':>10} {'acc':>7} {'size x':>7} {'speed x':>8}"
+    )
+    for r in result["rows"]:
+        print(
+            f"{r['method']:<13} {r['sparsity']:>8.1f} {r['acc_before_finetune']:>9.2f}% "
+            f"{r['acc']:>6.2f}% {r['size_ratio']:>7.2f} {r['latency_ratio']:>8.2f}"
         )
     if args.json:
         print(json.dumps(result))
@@ -158,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         default=0.25,
         help="evaluations per search, as a fraction of the grid",
     )
+    bench_prune = bench_sub.add_parser("prune", help="unstructured vs structured pruning")
+    bench_prune.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
     try:
         if args.command == "doctor":

@@ -234,3 +234,28 @@ def format_bytes(n: int) -> str:
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def compare_latency(
+    nets: dict[str, Callable[[torch.Tensor], Any]],
+    example: torch.Tensor,
+    rounds: int = 5,
+    runs: int = 20,
+    threads: int | None = None,
+) -> dict[str, Latency]:
+    """Time several models side by side: ``rounds`` rounds, each timing every model in turn,
+    so that a slow moment of the machine hits all of them alike. Per model, the round with
+    the median time is reported. Use this for ratios (baseline / optimized)."""
+    if not isinstance(nets, dict) or not nets:
+        raise ValueError("argument 'nets' must be a non-empty {name: model} dict")
+    rounds = check_int("rounds", rounds, min_value=1, max_value=1000)
+    per_model: dict[str, list[Latency]] = {name: [] for name in nets}
+    for _ in range(rounds):
+        for name, net in nets.items():
+            per_model[name].append(
+                measure_latency(net, example, runs=runs, warmup=3, threads=threads)
+            )
+    return {
+        name: sorted(results, key=lambda r: r.median_ms)[len(results) // 2]
+        for name, results in per_model.items()
+    }

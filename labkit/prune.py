@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from labkit._validate import check_choice, check_float
+from labkit._validate import check_choice, check_float, check_int
 
 PRUNABLE = (nn.Conv2d, nn.Linear)
 MASK_METHODS = ("unstructured", "neuron")
@@ -248,3 +248,119 @@ def prune(net: nn.Module, method: str, sparsity: float) -> dict[str, torch.Tenso
         return global_magnitude_masks(net, sparsity)
     layers = list(prunable_layers(net).items())[:-1]
     return {n: neuron_mask(m, sparsity) for n, m in layers}
+
+
+def iterative_prune(
+    net: nn.Module,
+    data,
+    sparsity: float,
+    steps: int = 3,
+    epochs_per_step: int = 2,
+    lr: float = 1e-3,
+    progress: bool = True,
+) -> nn.Module:
+    """Prune (global magnitude) in ``steps`` growing steps up to ``sparsity``, fine-tuning
+    ``epochs_per_step`` epochs after each with the masks kept: gentler than one big cut.
+    Works on ``net`` in place and returns it."""
+    from labkit.train import fit
+
+    sparsity = _check_sparsity(sparsity)
+    steps = check_int("steps", steps, min_value=1, max_value=100)
+    epochs_per_step = check_int("epochs_per_step", epochs_per_step, min_value=0, max_value=100)
+    for k in range(1, steps + 1):
+        masks = global_magnitude_masks(net, sparsity * k / steps)
+        apply_masks(net, masks)
+        if epochs_per_step:
+            fit(
+                net,
+                data.train,
+                epochs=epochs_per_step,
+                lr=lr,
+                after_step=keep_masks(net, masks),
+                progress=progress,
+                desc=f"fine-tune at {sparsity * k / steps:.0%}",
+            )
+    return net.eval()
+
+
+def benchmark(progress: bool = False, latency_batch: int = 256) -> dict:
+    """The numbers ``labkit bench prune`` prints (see issue 4 for the format).
+
+    Latency is timed on a batch of ``latency_batch`` test images (throughput, where the
+    arithmetic dominates) and, as ``latency_ratio_batch1``, on one image (where fixed
+    per-layer overheads dominate and pruning helps far less). Both side by side in one run."""
+    from labkit.data import load_digits
+    from labkit.measure import compare_latency, serialized_size
+    from labkit.train import evaluate, fit
+    from labkit.zoo import load_pretrained
+
+    torch.manual_seed(0)
+    data = load_digits()
+    base = load_pretrained("baseline").eval()
+    example = data.test.X[: check_int("latency_batch", latency_batch, min_value=1, max_value=450)]
+
+    def pct(net: nn.Module) -> float:
+        return round(100 * evaluate(net, data.test).value, 2)
+
+    rows, models = [], {"baseline": base}
+    for s in (0.5, 0.8, 0.9):
+        net = copy.deepcopy(base)
+        before = copy.deepcopy(base)
+        apply_masks(before, global_magnitude_masks(before, s))
+        iterative_prune(net, data, s, steps=3, epochs_per_step=2, progress=progress)
+        models[f"unstructured {s}"] = net
+        rows.append(
+            dict(
+                method="unstructured",
+                sparsity=s,
+                format="bitmap + kept values (labkit.prune.pack_sparse)",
+                acc_before_finetune=pct(before),
+                acc=pct(net),
+                size_bytes=sparse_state_bytes(net),
+                dense_size_bytes=serialized_size(net),
+            )
+        )
+    for s in (0.3, 0.5, 0.7):
+        net = prune_channels(base, s, data.val.X[:1])
+        acc_before = pct(net)
+        fit(net, data.train, epochs=6, lr=1e-3, progress=progress, desc=f"fine-tune {s:.0%}")
+        net.eval()
+        models[f"structured {s}"] = net
+        rows.append(
+            dict(
+                method="structured",
+                sparsity=s,
+                format="dense, channels removed (torch-pruning)",
+                acc_before_finetune=acc_before,
+                acc=pct(net),
+                size_bytes=serialized_size(net),
+            )
+        )
+    base_size = serialized_size(base)
+    base_ms, base1_ms = [], []
+    for row in rows:
+        name = f"{row['method']} {row['sparsity']}"
+        # Each pruned model is timed against the baseline in alternating rounds.
+        pair = {"baseline": base, name: models[name]}
+        many, one = (
+            compare_latency(pair, example, rounds=7),
+            compare_latency(pair, example[:1], 7, 50),
+        )
+        base_ms.append(many["baseline"].median_ms)
+        base1_ms.append(one["baseline"].median_ms)
+        row["size_ratio"] = round(base_size / row["size_bytes"], 3)
+        row["latency_ratio"] = round(many["baseline"].median_ms / many[name].median_ms, 3)
+        row["latency_ratio_batch1"] = round(one["baseline"].median_ms / one[name].median_ms, 3)
+        if row["method"] == "unstructured":
+            row["dense_size_ratio"] = round(base_size / row.pop("dense_size_bytes"), 3)
+    return {
+        "technique": "prune",
+        "latency_batch": latency_batch,
+        "baseline": {
+            "acc": pct(base),
+            "size_bytes": base_size,
+            "latency_ms": round(sorted(base_ms)[len(base_ms) // 2], 3),
+            "latency_ms_batch1": round(sorted(base1_ms)[len(base1_ms) // 2], 3),
+        },
+        "rows": rows,
+    }

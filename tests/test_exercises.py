@@ -13,7 +13,7 @@ import torch
 
 import labkit
 from labkit.check import ExerciseFailed, ____
-from labkit.exercises import lab00, lab01, lab02
+from labkit.exercises import lab00, lab01, lab02, lab03
 from labkit.measure import count_parameters, weight_tensors
 from labkit.search import COURSE_SPACE, Replay
 
@@ -52,6 +52,8 @@ def namespace(data, baseline, lr_trials):
         "lab00": lab00,
         "lab01": lab01,
         "lab02": lab02,
+        "lab03": lab03,
+        "scan": SCAN,
         "math": math,
         "np": np,
         "COURSE_SPACE": COURSE_SPACE,
@@ -73,7 +75,16 @@ QUESTIONS = [
     lab02.q1,
     lab02.q2,
     lab02.q3,
+    lab03.q1,
+    lab03.q2,
+    lab03.q3,
 ]
+
+SCAN = {
+    "features.0": [99.0, 90.0, 40.0],
+    "features.4": [99.0, 98.0, 80.0],
+    "classifier": [99.0, 99.0, 97.0],
+}
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.name)
@@ -85,7 +96,7 @@ def test_the_reference_solution_passes(question, namespace):
 def test_a_blank_is_not_an_answer(question, lr_trials):
     args = (
         (____, lr_trials)
-        if question in (lab01.q4, lab02.q3)
+        if question in (lab01.q4, lab02.q3, lab03.q3)
         else (____, ____)[: 2 if question is lab00.q1 else 1]
     )
     with pytest.raises(ExerciseFailed, match="not attempted"):
@@ -139,7 +150,32 @@ def _wrong_answers(data, baseline, lr_trials):
         (lab02.q3, ("grid", replay_result()), "another line is lower"),
         (lab02.q3, ("bayes", replay_result()), "one of"),
         (lab02.q3, ("tpe", {"tpe": 0}), "replay result"),
+        (lab03.q1, (4147,), "how many are pruned"),
+        (lab03.q1, (460,), "round"),
+        (lab03.q1, ("461",), "whole number"),
+        (lab03.q2, (lambda w, s: ~_reference_mask(w, s),), "not the choice"),
+        (lab03.q2, (_signed_mask,), "smallest absolute value"),
+        (lab03.q2, (lambda w, s: _reference_mask(w, min(0.99, s + 0.05)),), "should prune"),
+        (lab03.q2, (lambda w, s: _reference_mask(w, s).float(),), "bool mask"),
+        (lab03.q2, (lambda w, s: _reference_mask(w.flatten(), s),), "shaped like"),
+        (lab03.q3, ("classifier", SCAN), "loses less"),
+        (lab03.q3, ("conv1", SCAN), "layer names"),
+        (lab03.q3, ("features.0", [1, 2]), "scan result"),
     ]
+
+
+def _reference_mask(weight, sparsity):
+    from labkit.prune import magnitude_mask
+
+    return magnitude_mask(weight, sparsity)
+
+
+def _signed_mask(weight, sparsity):
+    n_prune = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    if n_prune:
+        mask[torch.topk(weight.flatten(), n_prune, largest=False).indices] = False
+    return mask.view_as(weight)
 
 
 def _grid_order_search(space, objective, budget, seed):
@@ -172,10 +208,10 @@ def test_every_question_has_at_least_two_planted_wrong_answers(data, baseline, l
         assert sum(q is question for q, _, _ in cases) >= 2, question.name
 
 
-@pytest.mark.parametrize("index", range(40))
+@pytest.mark.parametrize("index", range(51))
 def test_planted_wrong_answers_fail_with_a_helpful_message(index, data, baseline, lr_trials):
     cases = _wrong_answers(data, baseline, lr_trials)
-    assert len(cases) == 40  # keep the parametrize range in step with the list
+    assert len(cases) == 51  # keep the parametrize range in step with the list
     question, args, message = cases[index]
     with pytest.raises(ExerciseFailed, match=message):
         question.check(*args)

@@ -137,3 +137,31 @@ def test_structured_pruning_really_removes_channels(net, data):
 def test_bad_input_names_the_argument(net, call, word):
     with pytest.raises((ValueError, TypeError), match=word):
         call(net)
+
+
+def test_iterative_pruning_reaches_its_sparsity_and_keeps_it(net, data):
+    from labkit.prune import iterative_prune
+
+    small = data.with_train_subset(128)
+    iterative_prune(net, small, 0.8, steps=2, epochs_per_step=1, progress=False)
+    total = sum(m.weight.numel() for m in prunable_layers_of(net))
+    zeros = sum(int((m.weight == 0).sum()) for m in prunable_layers_of(net))
+    assert zeros >= round(0.8 * total)
+    assert not net.training
+
+
+def prunable_layers_of(net):
+    from labkit.prune import prunable_layers
+
+    return list(prunable_layers(net).values())
+
+
+def test_compare_latency_times_every_model_side_by_side(net):
+    from labkit.measure import compare_latency
+
+    result = compare_latency(
+        {"a": net.eval(), "b": net}, torch.zeros(2, 1, 16, 16), rounds=3, runs=3
+    )
+    assert set(result) == {"a", "b"} and all(r.median_ms > 0 for r in result.values())
+    with pytest.raises(ValueError, match="nets"):
+        compare_latency({}, torch.zeros(1))
