@@ -56,6 +56,7 @@ search-table: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/labkit bench search --json
 	$(BIN)/labkit bench prune --json
+	$(BIN)/labkit bench quantize --json
 
 doctor: $(STAMP)
 	$(BIN)/labkit doctor

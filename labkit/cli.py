@@ -108,6 +108,8 @@ def _search(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     if args.bench_command == "prune":
         return _bench_prune(args)
+    if args.bench_command == "quantize":
+        return _bench_quantize(args)
     import json
 
     from labkit.search import SearchTable, benchmark
@@ -157,6 +159,40 @@ def _bench_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_quantize(args: argparse.Namespace) -> int:
+    import json
+
+    from labkit.quantize import benchmark
+
+    result = benchmark(progress=not args.json, timm_model=None if args.no_timm else args.timm)
+    b = result["baseline"]
+    print(f"CPU: {result['cpu']}\n{result['expectation']}")
+    print(
+        f"baseline float32 eager: test accuracy {b['acc']:.2f}%, {b['size_bytes']:,} bytes, "
+        f"{b['latency_ms']:.2f} ms per batch of {result['latency_batch']}"
+    )
+    print(f"{'method':<17} {'bits':>4} {'acc':>7} {'size x':>7} {'speed x':>8}")
+
+    def show(r: dict) -> None:
+        acc = "-" if r.get("acc") is None else f"{r['acc']:.2f}%"
+        speed = "-" if r.get("latency_ratio") is None else f"{r['latency_ratio']:.2f}"
+        print(f"{r['method']:<17} {r['bits']:>4} {acc:>7} {r['size_ratio']:>7.2f} {speed:>8}")
+
+    for r in result["rows"]:
+        show(r)
+    if "timm" in result:
+        t = result["timm"]
+        print(
+            f"{t['model']} (random weights) input {t['input']}: float32 eager "
+            f"{t['baseline']['latency_ms']:.1f} ms, {t['baseline']['size_bytes']:,} bytes"
+        )
+        for r in t["rows"]:
+            show(r)
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench_prune = bench_sub.add_parser("prune", help="unstructured vs structured pruning")
     bench_prune.add_argument("--json", action="store_true", help="last line: one JSON object")
+    bench_quantize = bench_sub.add_parser("quantize", help="float32 vs int8 vs 4-bit")
+    bench_quantize.add_argument("--json", action="store_true", help="last line: one JSON object")
+    bench_quantize.add_argument("--timm", default="resnet18", help="real-size timm model to add")
+    bench_quantize.add_argument("--no-timm", action="store_true", help="skip the timm model")
     args = parser.parse_args(argv)
     try:
         if args.command == "doctor":
