@@ -130,12 +130,13 @@ def qparams_for(
 def quantize(x: torch.Tensor, qp: QParams) -> torch.Tensor:
     """Real numbers to integers: clamp(round(x / scale) + zero_point, qmin, qmax), as int64.
 
-    ``round`` is round-half-to-even, as in PyTorch's own quantize ops (a test compares them)."""
+    ``round`` is round-half-to-even and x / scale is computed as x * (1 / scale), exactly as
+    PyTorch's own quantize ops in exported int8 graphs do (a test compares them bit for bit)."""
     check_tensor("x", x)
     if not isinstance(qp, QParams):
         raise TypeError(f"argument 'qp' must be a QParams, got {type(qp).__name__}")
     scale, zero = qp._shape_for(x)
-    return torch.clamp(torch.round(x / scale) + zero, qp.qmin, qp.qmax).to(torch.int64)
+    return torch.clamp(torch.round(x * (1.0 / scale)) + zero, qp.qmin, qp.qmax).to(torch.int64)
 
 
 def dequantize(q: torch.Tensor, qp: QParams) -> torch.Tensor:
