@@ -12,8 +12,9 @@ import pytest
 import torch
 
 import labkit
+from labkit import quantize
 from labkit.check import ExerciseFailed, ____
-from labkit.exercises import lab00, lab01, lab02, lab03
+from labkit.exercises import lab00, lab01, lab02, lab03, lab04
 from labkit.measure import count_parameters, weight_tensors
 from labkit.search import COURSE_SPACE, Replay
 
@@ -53,6 +54,10 @@ def namespace(data, baseline, lr_trials):
         "lab01": lab01,
         "lab02": lab02,
         "lab03": lab03,
+        "lab04": lab04,
+        "int8_ref": _int8_ref(data, baseline),
+        "float_model_bytes": quantize.float_model_bytes,
+        "quantized_model_bytes": quantize.quantized_model_bytes,
         "scan": SCAN,
         "math": math,
         "np": np,
@@ -78,7 +83,20 @@ QUESTIONS = [
     lab03.q1,
     lab03.q2,
     lab03.q3,
+    lab04.q1,
+    lab04.q2,
+    lab04.q3,
 ]
+
+
+_INT8 = {}
+
+
+def _int8_ref(data, baseline):
+    if "model" not in _INT8:
+        _INT8["model"] = quantize.ptq_int8(baseline, data.train.X[:256])
+    return _INT8["model"]
+
 
 SCAN = {
     "features.0": [99.0, 90.0, 40.0],
@@ -161,6 +179,36 @@ def _wrong_answers(data, baseline, lr_trials):
         (lab03.q3, ("classifier", SCAN), "loses less"),
         (lab03.q3, ("conv1", SCAN), "layer names"),
         (lab03.q3, ("features.0", [1, 2]), "scan result"),
+        (lab04.q1, ((4 / 256, 64),), "255 steps"),
+        (lab04.q1, ((4 / 255, 63.75),), "not an integer"),
+        (lab04.q1, ((4 / 255, -64),), "sign"),
+        (lab04.q1, ((4 / 255, 63),), "where the real 0 lands"),
+        (lab04.q1, (4 / 255,), "pair"),
+        (lab04.q2, (lambda x, s, z, lo, hi: torch.round(x / s) + z,), "clip"),
+        (
+            lab04.q2,
+            (lambda x, s, z, lo, hi: torch.clamp(torch.floor(x / s) + z, lo, hi),),
+            "round to the nearest",
+        ),
+        (
+            lab04.q2,
+            (lambda x, s, z, lo, hi: torch.clamp(torch.round(x / s), lo, hi),),
+            "zero point",
+        ),
+        (
+            lab04.q2,
+            (lambda x, s, z, lo, hi: (torch.clamp(torch.round(x / s) + z, lo, hi) - z) * s,),
+            "fractions",
+        ),
+        (
+            lab04.q2,
+            (lambda x, s, z, lo, hi: torch.clamp(torch.round(x * s) + z, lo, hi),),
+            "differ",
+        ),
+        (lab04.q3, (4.0,), "weights alone"),
+        (lab04.q3, (0.27,), "int8 / float32"),
+        (lab04.q3, (3.0,), "what the models keep"),
+        (lab04.q3, ("3.7",), "one number"),
     ]
 
 
@@ -208,10 +256,10 @@ def test_every_question_has_at_least_two_planted_wrong_answers(data, baseline, l
         assert sum(q is question for q, _, _ in cases) >= 2, question.name
 
 
-@pytest.mark.parametrize("index", range(51))
+@pytest.mark.parametrize("index", range(65))
 def test_planted_wrong_answers_fail_with_a_helpful_message(index, data, baseline, lr_trials):
     cases = _wrong_answers(data, baseline, lr_trials)
-    assert len(cases) == 51  # keep the parametrize range in step with the list
+    assert len(cases) == 65  # keep the parametrize range in step with the list
     question, args, message = cases[index]
     with pytest.raises(ExerciseFailed, match=message):
         question.check(*args)
