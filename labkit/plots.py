@@ -252,3 +252,29 @@ def plot_regret(result, ax: plt.Axes | None = None, mark_fraction: float | None 
     ax.set_ylabel("regret (points of error)")
     ax.legend()
     return ax
+
+
+def plot_quantization_grid(
+    values,
+    levels,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    bins: int = 80,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> plt.Axes:
+    """Histogram of ``values`` with a thin line at every value the grid can hold (``levels``,
+    e.g. the dequantized integers of a 4-bit grid, or a k-means codebook), and the clipping
+    range [lo, hi] shaded outside (notebook 04)."""
+    data = _as_numpy(values).ravel()
+    grid = _as_numpy(levels).ravel()
+    if data.size == 0 or grid.size == 0:
+        raise ValueError("arguments 'values' and 'levels' must not be empty")
+    ax = plot_histogram(data, bins=bins, ax=ax, title=title)
+    for level in grid:
+        ax.axvline(level, color=PALETTE[1], lw=0.8, alpha=0.8)
+    if lo is not None and data.min() < lo:
+        ax.axvspan(data.min(), lo, color="0.5", alpha=0.2, label="clipped")
+    if hi is not None and data.max() > hi:
+        ax.axvspan(hi, data.max(), color="0.5", alpha=0.2, label="clipped" if lo is None else None)
+    return ax

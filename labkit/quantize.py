@@ -677,7 +677,7 @@ def qat(
 
 
 def kmeans_1d(
-    values: torch.Tensor, k: int, iterations: int = 30
+    values: torch.Tensor, k: int, iterations: int = 100
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """k-means on numbers (Lloyd's algorithm), started from evenly spaced quantiles so it is
     deterministic. From scratch. Returns (centroids sorted, index of each value's centroid)."""
