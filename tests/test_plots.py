@@ -37,3 +37,16 @@ def test_style_uses_the_colour_blind_safe_palette():
 def test_plots_reject_bad_input_by_name(bad, word):
     with pytest.raises((TypeError, ValueError), match=word):
         bad()
+
+
+def test_plot_quantization_grid_draws_a_line_per_level_and_shades_clipping():
+    import torch
+
+    from labkit.plots import plot_quantization_grid
+
+    values = torch.linspace(-1, 1, 200)
+    ax = plot_quantization_grid(values, torch.tensor([-0.5, 0.0, 0.5]), lo=-0.8, hi=0.8)
+    assert len(ax.lines) == 3
+    assert len(ax.patches) > 2  # histogram bars plus the two clipped spans
+    with pytest.raises(ValueError, match="must not be empty"):
+        plot_quantization_grid(values, [])
