@@ -428,6 +428,7 @@ def export_model(net: nn.Module, example: torch.Tensor, dynamic_batch: bool = Tr
         dims = ({0: torch.export.Dim("batch", min=1, max=65_536)},)
         if example.shape[0] < 2:  # a batch of one would be specialized as a constant
             example = torch.cat([example, example])
+    was_training = net.training
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -440,6 +441,8 @@ def export_model(net: nn.Module, example: torch.Tensor, dynamic_batch: bool = Tr
             "control flow that depends on tensor values (if x.sum() > 0), or calls torch "
             "cannot trace (numpy, .item(), printing tensors) inside forward."
         ) from exc
+    finally:
+        net.train(was_training)  # leave the caller's model as it was
 
 
 def ptq_int8(
@@ -663,6 +666,11 @@ def qat(
     check_module("net", net)
     bits = _check_bits(bits)
     epochs = check_int("epochs", epochs, min_value=1, max_value=100)
+    if not (hasattr(data, "train") and hasattr(data, "val")):
+        raise TypeError(
+            "argument 'data' must be a labkit Dataset (with .train and .val), such as "
+            f"labkit.load_digits(); got {type(data).__name__}"
+        )
     student = add_fake_quant(copy.deepcopy(net), bits)
     history = fit(
         student,

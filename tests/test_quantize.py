@@ -399,3 +399,16 @@ def test_bench_quantize_prints_the_json_the_issue_asks_for(capsys):
     assert rows["int8_ptq"]["size_ratio"] > 3.5
     assert abs(rows["int8_ptq"]["acc"] - result["baseline"]["acc"]) <= 0.5
     assert rows["w4_qat"]["size_ratio"] > 6
+
+
+def test_export_leaves_the_callers_model_in_its_mode(net):
+    net.train()
+    Q.export_model(net, torch.zeros(2, 1, 16, 16))
+    assert net.training
+
+
+def test_qat_bad_input(net):
+    with pytest.raises(TypeError, match="argument 'data' must be a labkit Dataset"):
+        Q.qat(net, [1, 2, 3], bits=4)
+    with pytest.raises(ValueError, match="argument 'bits'"):
+        Q.qat(net, None, bits=1)
