@@ -531,6 +531,9 @@ def compile_model(
     # compiles again later whenever a guard fails (another batch size, inference_mode instead
     # of no_grad), and a recompile outside the context would silently lose the int8 speed-up.
     inductor_config.freezing = True
+    # Compile in this process: a pool of compile workers (one Python process each) would
+    # add several hundred MB, over Binder's memory, and buys little on 1-2 cores.
+    inductor_config.compile_threads = 1
     # A harmless notice from inside inductor's int8 lowering, repeated at every recompile.
     warnings.filterwarnings("ignore", message="To copy construct from a tensor", module="torch")
     start = time.perf_counter()
