@@ -25,8 +25,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from labkit._validate import check_choice, check_float, check_int, check_module, check_tensor
+from labkit.prune import prunable_layers as _layers  # the same conv/linear layers
 
-LAYERS = (nn.Conv2d, nn.Linear)
 CALIBRATION_METHODS = ("minmax", "percentile", "mse")
 
 
@@ -154,8 +154,8 @@ def fake_quantize(x: torch.Tensor, qp: QParams) -> torch.Tensor:
 def quantization_error(x: torch.Tensor, qp: QParams) -> dict[str, float]:
     """How far the grid moves ``x``: mean squared, max absolute, and the share of values
     that fell outside the range and were clipped."""
-    xq = fake_quantize(x, qp)
     q = quantize(x, qp)
+    xq = dequantize(q, qp)
     clipped = ((q == qp.qmin) | (q == qp.qmax)) & ((xq - x).abs() > qp._shape_for(x)[0] / 2)
     return {
         "mse": float(((xq - x) ** 2).mean()),
@@ -200,10 +200,6 @@ def calibration_range(
                 best = (err, lo * frac, hi * frac)
         lo, hi = best[1], best[2]
     return lo, hi
-
-
-def _layers(net: nn.Module) -> dict[str, nn.Module]:
-    return {name: m for name, m in net.named_modules() if isinstance(m, LAYERS)}
 
 
 def _batches(calibration: torch.Tensor | Iterable[torch.Tensor]) -> list[torch.Tensor]:
@@ -703,10 +699,10 @@ def kmeans_1d(
         counts = torch.bincount(idx, minlength=k).float()
         new = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
         new = new.sort().values
-        if torch.allclose(new, centroids):
-            centroids = new
-            break
+        converged = torch.allclose(new, centroids)
         centroids = new
+        if converged:
+            break
     idx = torch.bucketize(values, (centroids[1:] + centroids[:-1]) / 2)
     return centroids, idx
 
@@ -726,6 +722,15 @@ def codebook_quantize(net: nn.Module, bits: int = 4) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- the benchmark
+
+
+def _size_fields(base_bytes: int, size_bytes: int) -> dict:
+    return {"size_bytes": size_bytes, "size_ratio": round(base_bytes / size_bytes, 3)}
+
+
+def _speedup(lat: dict, name: str, ref: str = "float32") -> float:
+    """How many times faster ``name`` ran than ``ref`` in one compare_latency result."""
+    return round(lat[ref].median_ms / lat[name].median_ms, 3)
 
 
 def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> dict:
@@ -757,19 +762,15 @@ def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> di
     one = compare_latency(nets, example[:1], 7, 50)
     w4_lat = compare_latency({"float32": base, "w4": w4_qat}, example, rounds=5)
 
-    def ratio(lat, name, ref="float32") -> float:
-        return round(lat[ref].median_ms / lat[name].median_ms, 3)
-
     rows = [
         dict(
             method="int8_ptq",
             bits=8,
             acc=pct(int8.model),
-            size_bytes=quantized_model_bytes(int8_ref),
-            size_ratio=round(base_bytes / quantized_model_bytes(int8_ref), 3),
-            latency_ratio=ratio(many, "int8_ptq"),
-            latency_ratio_batch1=ratio(one, "int8_ptq"),
-            latency_ratio_vs_compiled_float32=ratio(many, "int8_ptq", "float32_compiled"),
+            **_size_fields(base_bytes, quantized_model_bytes(int8_ref)),
+            latency_ratio=_speedup(many, "int8_ptq"),
+            latency_ratio_batch1=_speedup(one, "int8_ptq"),
+            latency_ratio_vs_compiled_float32=_speedup(many, "int8_ptq", "float32_compiled"),
             compiled=int8.compiled,
             note="torch.export -> prepare_pt2e(X86InductorQuantizer) -> convert_pt2e -> "
             "torch.compile(freezing)" + ("" if int8.compiled else f"; {int8.reason}"),
@@ -778,18 +779,16 @@ def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> di
             method="float32_compiled",
             bits=32,
             acc=pct(base),
-            size_bytes=base_bytes,
-            size_ratio=1.0,
-            latency_ratio=ratio(many, "float32_compiled"),
-            latency_ratio_batch1=ratio(one, "float32_compiled"),
+            **_size_fields(base_bytes, base_bytes),
+            latency_ratio=_speedup(many, "float32_compiled"),
+            latency_ratio_batch1=_speedup(one, "float32_compiled"),
             compiled=f32c.compiled,
         ),
         dict(
             method="w4_ptq",
             bits=4,
             acc=pct(w4_ptq),
-            size_bytes=packed_bytes(w4_ptq, 4),
-            size_ratio=round(base_bytes / packed_bytes(w4_ptq, 4), 3),
+            **_size_fields(base_bytes, packed_bytes(w4_ptq, 4)),
             latency_ratio=None,
             note="4-bit weights rounded after training, no fine-tuning",
         ),
@@ -797,9 +796,8 @@ def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> di
             method="w4_qat",
             bits=4,
             acc=pct(w4_qat),
-            size_bytes=packed_bytes(w4_qat, 4),
-            size_ratio=round(base_bytes / packed_bytes(w4_qat, 4), 3),
-            latency_ratio=ratio(w4_lat, "w4"),
+            **_size_fields(base_bytes, packed_bytes(w4_qat, 4)),
+            latency_ratio=_speedup(w4_lat, "w4"),
             note="3 epochs of quantization-aware training; no 4-bit conv kernels on CPU, "
             "so it runs as float32 (latency ~1x); size counts packed 4-bit weights",
         ),
@@ -807,8 +805,7 @@ def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> di
             method="codebook_kmeans",
             bits=4,
             acc=pct(cb4),
-            size_bytes=packed_bytes(cb4, 4, codebook=True),
-            size_ratio=round(base_bytes / packed_bytes(cb4, 4, codebook=True), 3),
+            **_size_fields(base_bytes, packed_bytes(cb4, 4, codebook=True)),
             latency_ratio=None,
             note="16 shared values per layer (k-means), no fine-tuning",
         ),
@@ -865,12 +862,9 @@ def timm_rows(
                 method="int8_ptq",
                 bits=8,
                 acc=None,
-                size_bytes=quantized_model_bytes(ref),
-                size_ratio=round(base_bytes / quantized_model_bytes(ref), 3),
-                latency_ratio=round(lat["float32"].median_ms / lat["int8_ptq"].median_ms, 3),
-                latency_ratio_vs_compiled_float32=round(
-                    lat["float32_compiled"].median_ms / lat["int8_ptq"].median_ms, 3
-                ),
+                **_size_fields(base_bytes, quantized_model_bytes(ref)),
+                latency_ratio=_speedup(lat, "int8_ptq"),
+                latency_ratio_vs_compiled_float32=_speedup(lat, "int8_ptq", "float32_compiled"),
                 compiled=int8.compiled,
             ),
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -121,6 +122,7 @@ lab04.q2.check(my_quantize)
 )
 
 
+@functools.cache  # one export and calibration per session, not one per check
 def _true_ratio() -> float:
     from labkit.data import load_digits
     from labkit.quantize import float_model_bytes, ptq_int8, quantized_model_bytes
