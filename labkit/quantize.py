@@ -530,6 +530,10 @@ def compile_model(
     # Compile in this process: a pool of compile workers (one Python process each) would
     # add several hundred MB, over Binder's memory, and buys little on 1-2 cores.
     inductor_config.compile_threads = 1
+    # No precompiled header: g++ needs up to ~900 MB to build one (once per machine, on the
+    # first compile), which on top of the kernel's own memory breaks Binder's 2 GB. Without
+    # it each kernel compiles a few seconds slower and g++ stays near 350 MB.
+    inductor_config.cpp_cache_precompile_headers = False
     # A harmless notice from inside inductor's int8 lowering, repeated at every recompile.
     warnings.filterwarnings("ignore", message="To copy construct from a tensor", module="torch")
     start = time.perf_counter()

@@ -317,7 +317,13 @@ print(
     f"int8 vs float32 eager: {speedup:.2f}x faster "
     f"({'compiled int8 kernels' if int8_compiled.compiled else 'not compiled: ' + int8_compiled.reason})"
 )
-print(f"compiled int8 accuracy {labkit.evaluate(int8_compiled.model, data.test)}")
+# Compiled kernels round a little differently from the reference graph; on the batch
+# compiled above (another batch size would compile again), how often do they agree?
+with torch.inference_mode():
+    agree = (int8_compiled.model(batch).argmax(1) == int8_ref(batch).argmax(1)).float().mean()
+print(
+    f"compiled int8 and the int8 graph predict the same class for {100 * agree:.1f}% of the batch"
+)
 
 # %% [markdown]
 # Read the three lines together. int8 vs float32 *eager* is the number usually quoted; int8 vs
