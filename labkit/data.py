@@ -13,11 +13,13 @@ part, so no variant of a test digit is ever seen in training.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -118,6 +120,24 @@ def _distort(
     return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
 
 
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 8x8 scans (grey levels 0..16) and their labels, read from the file that
+    scikit-learn ships (sklearn/datasets/data/digits.csv.gz: 64 pixels then the label per row)
+    without importing scikit-learn, which would add ~75 MB to every notebook's memory.
+    Same arrays as ``sklearn.datasets.load_digits()`` (tests/test_data.py checks)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise ImportError("scikit-learn is not installed; run `make setup` (it ships the digits)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets/data/digits.csv.gz"
+    if not path.exists():  # a scikit-learn that keeps the file elsewhere: ask it
+        from sklearn.datasets import load_digits as sklearn_digits
+
+        raw = sklearn_digits()
+        return raw.images, raw.target
+    table = np.loadtxt(path, delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+
+
 def load_digits(
     image_size: int = 16,
     augment_copies: int = 3,
@@ -141,11 +161,9 @@ def load_digits(
             "arguments 'val_fraction' + 'test_fraction' must leave at least 20% for "
             f"training, got {val_fraction} + {test_fraction}"
         )
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    raw = sklearn_digits()
-    images = torch.tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0  # 0..16 grey levels
-    labels = torch.tensor(raw.target, dtype=torch.int64)
+    raw_images, raw_labels = digits_arrays()
+    images = torch.tensor(raw_images, dtype=torch.float32).unsqueeze(1) / 16.0  # 0..16 grey levels
+    labels = torch.tensor(raw_labels, dtype=torch.int64)
     if image_size != 8:
         images = F.interpolate(
             images, size=(image_size, image_size), mode="bilinear", align_corners=False

@@ -231,10 +231,35 @@ def versions() -> dict[str, str]:
     return out
 
 
+def hide_triton_without_gpu() -> bool:
+    """Keep torch from loading Triton on a machine without a GPU; True if it is now hidden.
+
+    Triton compiles GPU kernels only. The CUDA build of torch installs it, and torch._dynamo
+    (behind torch.compile and torch.export) imports it whenever it is installed: ~90 MB of
+    resident memory that a CPU-only machine never uses, and what keeps notebook 04 within its
+    memory budget. Hidden, the setup matches conda-forge's pytorch-cpu (Binder), which has no
+    Triton at all. Nothing is hidden with a CUDA GPU, once torch._dynamo is loaded (too late),
+    or when LABKIT_KEEP_TRITON=1."""
+    import logging
+
+    if os.environ.get("LABKIT_KEEP_TRITON") == "1" or torch.cuda.is_available():
+        return False
+    if "triton" in sys.modules:
+        return sys.modules["triton"] is None
+    if "torch._dynamo" in sys.modules:
+        return False
+    sys.modules["triton"] = None  # `import triton` now raises ImportError, as if not installed
+    # torch warns once that FLOP counting cannot see Triton kernels: none run on a CPU anyway.
+    logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
+    return True
+
+
 def setup(
     seed: int = 0, threads: int | None = None, online: bool | None = None, quiet: bool = False
 ) -> Environment:
     """Prepare a notebook: seeds, threads, offline mode, plot style; print the machine once.
+    Without a GPU, Triton (a GPU-only compiler) is kept from loading: see
+    ``hide_triton_without_gpu``.
 
     The first code cell of every notebook calls this (notebooks/00_welcome.ipynb).
     ``online=True`` lets timm and torchvision download (default: offline, or the
@@ -255,6 +280,7 @@ def setup(
     if os.environ.get(_NO_NETWORK_VAR) == "1":
         _install_network_guard()
     torch.set_num_threads(threads)
+    hide_triton_without_gpu()
     seed_everything(seed)
     if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" and not quiet and not _printed:
         print(

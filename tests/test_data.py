@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 import torch
 
-from labkit.data import DatasetUnavailableError, load_digits, load_torchvision
+from labkit.data import DatasetUnavailableError, digits_arrays, load_digits, load_torchvision
 
 
 def test_digits_shapes_and_sizes(data):
@@ -81,3 +85,20 @@ def test_a_download_without_network_fails_at_once_with_a_clear_message(tmp_path,
 def test_load_torchvision_rejects_unknown_names():
     with pytest.raises(ValueError, match="'name'"):
         load_torchvision("imagenet")
+
+
+def test_digits_arrays_equal_scikit_learns_own():
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    images, labels = digits_arrays()
+    ref = sklearn_digits()
+    assert images.shape == (1797, 8, 8) and labels.shape == (1797,)
+    assert np.array_equal(images, ref.images) and np.array_equal(labels, ref.target)
+
+
+def test_loading_the_digits_does_not_import_scikit_learn():
+    code = (
+        "import sys, labkit; labkit.load_digits(); "
+        "sys.exit(3 if any(m.startswith('sklearn') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -121,3 +121,36 @@ def test_importing_labkit_first_makes_idle_threads_sleep():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env_vars
     )
     assert done.stdout.strip() == "PASSIVE", done.stderr
+
+
+TRITON_PROBE = (
+    "import sys, labkit, torch; labkit.setup(quiet=True); import torch._dynamo; "
+    "f = torch.compile(lambda x: x * 2 + 1); assert f(torch.ones(3)).tolist() == [3.0] * 3; "
+    "print('loaded' if sys.modules.get('triton') is not None else 'hidden')"
+)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU keeps Triton")
+@pytest.mark.parametrize("keep, expected", [("0", "hidden"), ("1", "loaded")])
+def test_without_a_gpu_setup_keeps_triton_from_loading_and_compile_still_works(keep, expected):
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    try:
+        importlib.metadata.version("triton")
+    except importlib.metadata.PackageNotFoundError:
+        if expected == "loaded":
+            pytest.skip("Triton is not installed here")
+    env_vars = {**env.os.environ, "LABKIT_KEEP_TRITON": keep}
+    done = subprocess.run(
+        [sys.executable, "-c", TRITON_PROBE], capture_output=True, text=True, env=env_vars
+    )
+    assert done.stdout.strip().splitlines()[-1:] == [expected], done.stderr[-2000:]
+    assert "triton not found" not in done.stderr
+
+
+def test_triton_stays_with_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("LABKIT_KEEP_TRITON", raising=False)
+    assert env.hide_triton_without_gpu() is False

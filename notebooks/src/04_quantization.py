@@ -36,7 +36,6 @@ labkit.setup()
 import matplotlib.pyplot as plt
 import torch
 import torchao.quantization.pt2e  # noqa: F401  (registers PyTorch's quantized_decomposed ops)
-from sklearn.cluster import KMeans
 
 from labkit.exercises import ____, lab04
 from labkit.measure import compare_latency
@@ -388,6 +387,8 @@ plt.show()
 # layer, is the reference (the closer the two sums of squared errors, the better ours did):
 
 # %%
+from sklearn.cluster import KMeans  # imported where it is used: memory stays lower until here
+
 flat = w.flatten()
 centroids, idx = kmeans_1d(flat, 16)
 ours = float(((flat - centroids[idx]) ** 2).sum())
