@@ -6,6 +6,7 @@ notebooks/00_welcome.ipynb) and by ``labkit doctor``.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import random
@@ -240,8 +241,6 @@ def hide_triton_without_gpu() -> bool:
     memory budget. Hidden, the setup matches conda-forge's pytorch-cpu (Binder), which has no
     Triton at all. Nothing is hidden with a CUDA GPU, once torch._dynamo is loaded (too late),
     or when LABKIT_KEEP_TRITON=1."""
-    import logging
-
     if os.environ.get("LABKIT_KEEP_TRITON") == "1" or torch.cuda.is_available():
         return False
     if "triton" in sys.modules:
@@ -252,6 +251,31 @@ def hide_triton_without_gpu() -> bool:
     # torch warns once that FLOP counting cannot see Triton kernels: none run on a CPU anyway.
     logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
     return True
+
+
+# Warnings torch prints that a learner can neither act on nor needs: torchao 0.18 registers
+# an Enum the old way (torch warns at import), and torch.compile says it found no CUDA
+# runtime (true, and irrelevant: it builds CPU kernels). Matched by message, nothing else.
+_KNOWN_NOISE = {
+    "torch.utils._pytree": "is an Enum subclass and is now natively supported",
+    "torch.utils.cpp_extension": "No CUDA runtime is found",
+}
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+def _drop_known_noise() -> None:
+    for name, text in _KNOWN_NOISE.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessage) and f.text == text for f in logger.filters):
+            logger.addFilter(_DropMessage(text))
 
 
 def setup(
@@ -281,6 +305,7 @@ def setup(
         _install_network_guard()
     torch.set_num_threads(threads)
     hide_triton_without_gpu()
+    _drop_known_noise()
     seed_everything(seed)
     if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE" and not quiet and not _printed:
         print(

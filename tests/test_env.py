@@ -154,3 +154,16 @@ def test_triton_stays_with_a_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.delenv("LABKIT_KEEP_TRITON", raising=False)
     assert env.hide_triton_without_gpu() is False
+
+
+def test_setup_drops_only_the_known_noise_from_torchs_logs(caplog):
+    import logging
+
+    env.setup(quiet=True)
+    env.setup(quiet=True)  # twice: still one filter per logger
+    pytree = logging.getLogger("torch.utils._pytree")
+    assert sum(isinstance(f, env._DropMessage) for f in pytree.filters) == 1
+    with caplog.at_level(logging.WARNING):
+        pytree.warning("<enum 'X'> is an Enum subclass and is now natively supported by ...")
+        pytree.warning("something else worth seeing")
+    assert [r.getMessage() for r in caplog.records] == ["something else worth seeing"]
