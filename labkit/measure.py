@@ -19,7 +19,7 @@ import psutil
 import torch
 from torch import nn
 
-from labkit._validate import check_float, check_int, check_module, check_tensor
+from labkit._validate import check_choice, check_float, check_int, check_module, check_tensor
 
 
 def count_parameters(net: nn.Module, trainable_only: bool = False) -> int:
@@ -259,3 +259,13 @@ def compare_latency(
         name: sorted(results, key=lambda r: r.median_ms)[len(results) // 2]
         for name, results in per_model.items()
     }
+
+
+def speedup(timings: dict[str, Latency], name: str, ref: str) -> float:
+    """How many times faster ``name`` ran than ``ref`` in one ``compare_latency`` result
+    (above 1: faster), rounded to 3 decimals as the benchmarks report it."""
+    if not isinstance(timings, dict) or not timings:
+        raise ValueError("argument 'timings' must be a compare_latency result {name: Latency}")
+    check_choice("name", name, timings)
+    check_choice("ref", ref, timings)
+    return round(timings[ref].median_ms / timings[name].median_ms, 3)

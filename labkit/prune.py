@@ -290,7 +290,7 @@ def benchmark(progress: bool = False, latency_batch: int = 256) -> dict:
     arithmetic dominates) and, as ``latency_ratio_batch1``, on one image (where fixed
     per-layer overheads dominate and pruning helps far less). Both side by side in one run."""
     from labkit.data import load_digits
-    from labkit.measure import compare_latency, serialized_size
+    from labkit.measure import compare_latency, serialized_size, speedup
     from labkit.train import evaluate, fit
     from labkit.zoo import load_pretrained
 
@@ -349,8 +349,8 @@ def benchmark(progress: bool = False, latency_batch: int = 256) -> dict:
         base_ms.append(many["baseline"].median_ms)
         base1_ms.append(one["baseline"].median_ms)
         row["size_ratio"] = round(base_size / row["size_bytes"], 3)
-        row["latency_ratio"] = round(many["baseline"].median_ms / many[name].median_ms, 3)
-        row["latency_ratio_batch1"] = round(one["baseline"].median_ms / one[name].median_ms, 3)
+        row["latency_ratio"] = speedup(many, name, "baseline")
+        row["latency_ratio_batch1"] = speedup(one, name, "baseline")
         if row["method"] == "unstructured":
             row["dense_size_ratio"] = round(base_size / row.pop("dense_size_bytes"), 3)
     return {

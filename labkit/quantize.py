@@ -732,16 +732,11 @@ def _size_fields(base_bytes: int, size_bytes: int) -> dict:
     return {"size_bytes": size_bytes, "size_ratio": round(base_bytes / size_bytes, 3)}
 
 
-def _speedup(lat: dict, name: str, ref: str = "float32") -> float:
-    """How many times faster ``name`` ran than ``ref`` in one compare_latency result."""
-    return round(lat[ref].median_ms / lat[name].median_ms, 3)
-
-
 def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> dict:
     """The numbers ``labkit bench quantize`` prints (issue 5 gives the format)."""
     from labkit.data import load_digits
     from labkit.env import cpu_features
-    from labkit.measure import compare_latency
+    from labkit.measure import compare_latency, speedup
     from labkit.train import evaluate
     from labkit.zoo import load_pretrained
 
@@ -772,9 +767,9 @@ def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> di
             bits=8,
             acc=pct(int8.model),
             **_size_fields(base_bytes, quantized_model_bytes(int8_ref)),
-            latency_ratio=_speedup(many, "int8_ptq"),
-            latency_ratio_batch1=_speedup(one, "int8_ptq"),
-            latency_ratio_vs_compiled_float32=_speedup(many, "int8_ptq", "float32_compiled"),
+            latency_ratio=speedup(many, "int8_ptq", "float32"),
+            latency_ratio_batch1=speedup(one, "int8_ptq", "float32"),
+            latency_ratio_vs_compiled_float32=speedup(many, "int8_ptq", "float32_compiled"),
             compiled=int8.compiled,
             note="torch.export -> prepare_pt2e(X86InductorQuantizer) -> convert_pt2e -> "
             "torch.compile(freezing)" + ("" if int8.compiled else f"; {int8.reason}"),
@@ -784,8 +779,8 @@ def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> di
             bits=32,
             acc=pct(base),
             **_size_fields(base_bytes, base_bytes),
-            latency_ratio=_speedup(many, "float32_compiled"),
-            latency_ratio_batch1=_speedup(one, "float32_compiled"),
+            latency_ratio=speedup(many, "float32_compiled", "float32"),
+            latency_ratio_batch1=speedup(one, "float32_compiled", "float32"),
             compiled=f32c.compiled,
         ),
         dict(
@@ -801,7 +796,7 @@ def benchmark(progress: bool = False, timm_model: str | None = "resnet18") -> di
             bits=4,
             acc=pct(w4_qat),
             **_size_fields(base_bytes, packed_bytes(w4_qat, 4)),
-            latency_ratio=_speedup(w4_lat, "w4"),
+            latency_ratio=speedup(w4_lat, "w4", "float32"),
             note="3 epochs of quantization-aware training; no 4-bit conv kernels on CPU, "
             "so it runs as float32 (latency ~1x); size counts packed 4-bit weights",
         ),
@@ -838,7 +833,7 @@ def timm_rows(
 ) -> dict:
     """float32 eager vs int8 (PT2E, compiled) on a real-size timm model with random weights:
     size and latency only (random weights have no accuracy to speak of)."""
-    from labkit.measure import compare_latency
+    from labkit.measure import compare_latency, speedup
     from labkit.models import create_model
 
     image_size = check_int("image_size", image_size, min_value=32, max_value=1024)
@@ -867,8 +862,8 @@ def timm_rows(
                 bits=8,
                 acc=None,
                 **_size_fields(base_bytes, quantized_model_bytes(ref)),
-                latency_ratio=_speedup(lat, "int8_ptq"),
-                latency_ratio_vs_compiled_float32=_speedup(lat, "int8_ptq", "float32_compiled"),
+                latency_ratio=speedup(lat, "int8_ptq", "float32"),
+                latency_ratio_vs_compiled_float32=speedup(lat, "int8_ptq", "float32_compiled"),
                 compiled=int8.compiled,
             ),
         ],

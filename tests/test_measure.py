@@ -14,6 +14,7 @@ from labkit.measure import (
     peak_memory,
     serialized_size,
     sparsity,
+    speedup,
 )
 from labkit.models import SmallCNN, create_model
 
@@ -116,8 +117,22 @@ def test_format_bytes(n, text):
         lambda: serialized_size(3),
         lambda: peak_memory(5),
         lambda: count_macs(SmallCNN(), torch.zeros(0, 1, 16, 16)),
+        lambda: speedup({}, "a", "b"),
     ],
 )
 def test_measure_functions_reject_bad_input(bad):
     with pytest.raises((TypeError, ValueError), match="argument"):
         bad()
+
+
+def test_speedup_divides_the_reference_median_by_the_models():
+    from labkit.measure import Latency
+
+    def lat(ms):
+        return Latency(median_ms=ms, p10_ms=ms, p90_ms=ms, runs=1, threads=1)
+
+    timings = {"base": lat(30.0), "fast": lat(7.0)}
+    assert speedup(timings, "fast", "base") == 4.286
+    assert speedup(timings, "base", "fast") == 0.233
+    with pytest.raises(ValueError, match="argument 'name' must be one of 'base', 'fast'"):
+        speedup(timings, "slow", "base")
