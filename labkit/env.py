@@ -248,17 +248,17 @@ def hide_triton_without_gpu() -> bool:
     if "torch._dynamo" in sys.modules:
         return False
     sys.modules["triton"] = None  # `import triton` now raises ImportError, as if not installed
-    # torch warns once that FLOP counting cannot see Triton kernels: none run on a CPU anyway.
-    logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
     return True
 
 
 # Warnings torch prints that a learner can neither act on nor needs: torchao 0.18 registers
-# an Enum the old way (torch warns at import), and torch.compile says it found no CUDA
-# runtime (true, and irrelevant: it builds CPU kernels). Matched by message, nothing else.
+# an Enum the old way (torch warns at import), torch.compile says it found no CUDA runtime
+# (true, and irrelevant: it builds CPU kernels), and with Triton hidden torch says FLOP
+# counting cannot see Triton kernels (none run on a CPU). Matched by message, nothing else.
 _KNOWN_NOISE = {
     "torch.utils._pytree": "is an Enum subclass and is now natively supported",
     "torch.utils.cpp_extension": "No CUDA runtime is found",
+    "torch.utils.flop_counter": "triton not found; flop counting will not work",
 }
 
 
