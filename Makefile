@@ -1,5 +1,4 @@
-# Two commands a learner needs: `make lab` and `make test`.
-# Everything else here is for course developers.
+# Two commands a learner needs: `make lab` and `make test`. `make help` lists the rest.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -8,7 +7,12 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told to (containers often run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup timings lint format zoo doctor notebooks search-table bench clean-venv
+.PHONY: help lab test unit setup timings lint format zoo doctor notebooks hooks search-table \
+	bench clean-venv
+
+## Show this list of commands.
+help:
+	@awk '/^## /{text=substr($$0, 4); next} /^[a-z-]+:/{if (text) printf "  make %-13s %s\n", substr($$1, 1, length($$1)-1), text; text=""}' $(MAKEFILE_LIST)
 
 # (Re)install when the dependency list or the lock file changes.
 $(STAMP): pyproject.toml requirements.lock
@@ -17,6 +21,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
+## Create .venv and install the course (done by every other command when needed).
 setup: $(STAMP)
 
 ## Set up (first time only) and open the course in JupyterLab, on this machine only, with a token.
@@ -24,18 +29,24 @@ lab: $(STAMP)
 	$(BIN)/labkit doctor --brief
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_welcome.ipynb
 
-## Set up (first time only) and run every test: labkit, exercises, lint, and every notebook.
+## Set up (first time only) and run every test: labkit, exercises, lint, benchmarks, every notebook.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## The fast inner loop (about a minute): unit tests of labkit, exercises and house rules; no notebooks.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 ## Run every notebook from a clean kernel; print wall time and peak memory against the budget.
 timings: $(STAMP)
 	$(BIN)/labkit timings
 
+## Check lint and formatting of the package, tests, notebooks and tools.
 lint: $(STAMP)
 	$(BIN)/ruff check labkit tests notebooks tools
 	$(BIN)/ruff format --check labkit tests notebooks tools
 
+## Format and fix what ruff can.
 format: $(STAMP)
 	$(BIN)/ruff format labkit tests notebooks tools
 	$(BIN)/ruff check --fix labkit tests notebooks tools
@@ -43,6 +54,11 @@ format: $(STAMP)
 ## Regenerate notebooks/NN_*.ipynb from their sources in notebooks/src/ (after editing those).
 notebooks: $(STAMP)
 	$(BIN)/python tools/py2nb.py
+
+## Install the git pre-commit hooks (ruff, stripped outputs, notebooks regenerated from sources).
+hooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet pre-commit
+	$(BIN)/pre-commit install
 
 ## Retrain the model zoo in data/zoo and rewrite its manifest.
 zoo: $(STAMP)
@@ -58,8 +74,10 @@ bench: $(STAMP)
 	$(BIN)/labkit bench prune --json
 	$(BIN)/labkit bench quantize --json
 
+## Is this machine ready for the course?
 doctor: $(STAMP)
 	$(BIN)/labkit doctor
 
+## Remove .venv (the next command reinstalls).
 clean-venv:
 	rm -rf $(VENV)

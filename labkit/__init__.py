@@ -1,15 +1,32 @@
 """labkit: the helper package of the course "Small and Fast Vision Models".
 
-Every notebook starts with ``import labkit; labkit.setup()``. The modules:
+Every notebook starts with ``import labkit; labkit.setup()``. The modules, by role:
 
-- ``labkit.env``       setup, device, CPU features (notebook 00)
-- ``labkit.data``      the offline digits dataset, optional torchvision datasets (00)
-- ``labkit.models``    the SmallCNN family and timm models by name (00, 01)
-- ``labkit.zoo``       verified trained checkpoints (00)
-- ``labkit.train``     one training loop, accuracy with a 95% interval (00, 01)
-- ``labkit.measure``   parameters, size, latency, memory, sparsity, MACs (00, 01)
-- ``labkit.plots``     the course's pictures (00, 01)
-- ``labkit.check``     checked exercises; ``labkit.exercises.labNN`` per notebook
+Shared by every lesson
+- ``labkit.env``        setup: seeds, threads, offline mode, the accelerator (notebook 00)
+- ``labkit.hardware``   what this CPU and its compiler can do, and what that means (00)
+- ``labkit.data``       the offline digits dataset, optional torchvision datasets (00)
+- ``labkit.models``     the SmallCNN family, timm models by name, ``weight_layers`` (00, 01)
+- ``labkit.zoo``        verified trained checkpoints (00)
+- ``labkit.train``      one training loop, accuracy with a 95% interval (00, 01)
+- ``labkit.measure``    parameters, bytes, latency side by side, memory, MACs (00, 03)
+- ``labkit.stats``      paired comparisons and intervals over seeds (00)
+- ``labkit.claims``     ``expect...``: results a notebook states, asserted where stated (00)
+- ``labkit.plots``      the course's pictures (00)
+- ``labkit.source``     ``show_source``: the code of a function, shown where it is taught (02)
+
+One per topic
+- ``labkit.hparams``       notebook 01: parameter tables and the hyperparameter explorer
+- ``labkit.search``        notebook 02: grid, random, Bayesian and tensor-train search
+- ``labkit.search_table``  notebook 02: the table of every grid point, and replays
+- ``labkit.prune``         notebook 03: masks, sensitivity, fine-tuning, sparse storage
+- ``labkit.quantize``      notebook 04: scale and zero point, calibration, QAT, codebooks
+- ``labkit.deploy``        notebook 04 on: torch.export, int8 (PT2E), torch.compile, fallbacks
+
+Exercises and tooling
+- ``labkit.check``, ``labkit.exercises.labNN``  checked exercises, one module per notebook
+- ``labkit.bench``      ``labkit bench <technique>``: benchmarks, one schema
+- ``labkit.nbrun``, ``labkit.cli``  running notebooks, the ``labkit`` command
 """
 
 import os as _os
@@ -24,20 +41,26 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if _os.environ.get("LABKIT_ONLINE", "0") != "1":
     _os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from labkit.check import ____, expect, expect_between  # noqa: E402
+from labkit.check import ____  # noqa: E402
+from labkit.claims import expect, expect_between  # noqa: E402
 from labkit.data import load_digits, load_torchvision  # noqa: E402
-from labkit.env import cpu_features, get_device, seed_everything, setup  # noqa: E402
+from labkit.env import get_device, seed_everything, setup  # noqa: E402
+from labkit.hardware import cpu_features  # noqa: E402
 from labkit.measure import (  # noqa: E402
+    compare_latency,
     count_macs,
     count_parameters,
+    file_bytes,
     format_bytes,
     measure_latency,
     peak_memory,
-    serialized_size,
     sparsity,
+    tensor_bytes,
 )
-from labkit.models import SmallCNN, create_model  # noqa: E402
-from labkit.train import Accuracy, evaluate, fit, train_small_cnn  # noqa: E402
+from labkit.models import SmallCNN, create_model, weight_layers  # noqa: E402
+from labkit.source import show_source  # noqa: E402
+from labkit.stats import paired_comparison  # noqa: E402
+from labkit.train import Accuracy, evaluate, fit, predict, train_small_cnn  # noqa: E402
 from labkit.zoo import load_pretrained  # noqa: E402
 
 __version__ = "0.1.0"
@@ -46,6 +69,7 @@ __all__ = [
     "____",
     "Accuracy",
     "SmallCNN",
+    "compare_latency",
     "count_macs",
     "count_parameters",
     "cpu_features",
@@ -53,6 +77,7 @@ __all__ = [
     "evaluate",
     "expect",
     "expect_between",
+    "file_bytes",
     "fit",
     "format_bytes",
     "get_device",
@@ -60,10 +85,14 @@ __all__ = [
     "load_pretrained",
     "load_torchvision",
     "measure_latency",
+    "paired_comparison",
     "peak_memory",
+    "predict",
     "seed_everything",
-    "serialized_size",
     "setup",
+    "show_source",
     "sparsity",
+    "tensor_bytes",
     "train_small_cnn",
+    "weight_layers",
 ]

@@ -1,19 +1,32 @@
-"""Checked exercises, in the manner of Kaggle's learntools.
+"""Checked exercises, in the manner of Kaggle's learntools: each question is one declaration.
 
-Each question is a ``Question`` with ``check(answer)``, ``hint()`` and
-``solution()``. The placeholder ``____`` means "not attempted yet" and is
-reported kindly. Wrong answers get a message in the learner's terms.
-Notebooks also use ``expect`` and ``expect_between`` to assert what matters,
-so that a notebook run under the test suite fails when a result goes wrong.
+A ``Question`` names the variables the learner fills in (``answers``) and those the check reads
+from the notebook (``given``), its checker, graded hints (a nudge first, never the answer), its
+solution as real code (a function whose body is the completed exercise cell, so ruff lints it),
+the wrong answers planted to prove the checker fails on them, and other right answers (computed
+another valid way) to prove it does not fail on those. The tests run every declaration; adding a
+question touches its exercise module only.
 
-Set LABKIT_STRICT_CHECKS=1 (the test suite does, with solutions filled in) to
-make a wrong or missing answer raise instead of print.
+The placeholder ``____`` means "not attempted yet" and is reported kindly. ``check()`` prints
+its verdict and returns nothing, so Jupyter echoes nothing under the message.
+
+Set LABKIT_STRICT_CHECKS=1 (the test suite does, with solutions filled in) to make a wrong or
+missing answer raise instead of print.
+
+Introduced in notebooks/00_welcome.ipynb, "How the course works".
 """
 
 from __future__ import annotations
 
+import ast
+import html
+import inspect
+import math
+import numbers
 import os
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -38,9 +51,13 @@ ____ = _Placeholder()
 
 
 def is_placeholder(value: Any) -> bool:
+    """True if ``value`` is the blank, or a list, tuple, set or dict with a blank inside.
+
+    Lesson: notebooks/00_welcome.ipynb, "How the course works".
+    """
     if value is ____:
         return True
-    if isinstance(value, list | tuple | set):
+    if isinstance(value, list | tuple | set | frozenset):
         return any(is_placeholder(v) for v in value)
     if isinstance(value, dict):
         return any(is_placeholder(v) for v in value.values())
@@ -48,16 +65,25 @@ def is_placeholder(value: Any) -> bool:
 
 
 class Wrong(Exception):
-    """Raised by a checker with a message that tells the learner what is off."""
+    """Raised by a checker with a message that tells the learner what is off.
+
+    Lesson: notebooks/00_welcome.ipynb, "How the course works".
+    """
 
 
 class NotAttempted(Exception):
     """Raised by a checker when the answer still holds a blank somewhere inside (a function
-    that returns ____, say)."""
+    that returns ____, say).
+
+    Lesson: notebooks/00_welcome.ipynb, "How the course works".
+    """
 
 
 class ExerciseFailed(AssertionError):
-    """A check failed while LABKIT_STRICT_CHECKS=1 (the test suite)."""
+    """A check failed while LABKIT_STRICT_CHECKS=1 (the test suite).
+
+    Lesson: notebooks/00_welcome.ipynb, "How the course works".
+    """
 
 
 def _strict() -> bool:
@@ -73,8 +99,6 @@ def _say(kind: str, text: str) -> None:
 
         shell = get_ipython()
         if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
-            import html
-
             head = f"<b>{plain[kind]}:</b> " if plain[kind] else ""
             display(
                 HTML(
@@ -88,69 +112,290 @@ def _say(kind: str, text: str) -> None:
     print(f"{plain[kind]}: {text}" if plain[kind] else text)
 
 
+# --------------------------------------------------------------------------- answer helpers
+# What every checker needs to ask of an answer, worded in the learner's terms. Each returns the
+# answer as a plain Python value, or raises Wrong (NotAttempted for a blank).
+
+
+def want_int(value: Any, what: str) -> int:
+    """``value`` as an int, or Wrong saying that ``what`` is a whole number.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    if is_placeholder(value):
+        raise NotAttempted
+    value = _plain(value)
+    if isinstance(value, str):
+        raise Wrong(f"{what} is a whole number, not the text {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise Wrong(f"{what} is a whole number, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def want_number(value: Any, what: str) -> float:
+    """``value`` as a finite float (a one-element tensor or NumPy scalar is fine), or Wrong.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    if is_placeholder(value):
+        raise NotAttempted
+    value = _plain(value)
+    if isinstance(value, str):
+        raise Wrong(f"{what} is a number, not the text {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise Wrong(f"{what} is a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise Wrong(f"{what} must be a finite number, got {value}")
+    return value
+
+
+def want_callable(value: Any, what: str) -> Callable:
+    """``value`` if it is a function, or Wrong saying to pass the function itself.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    if is_placeholder(value):
+        raise NotAttempted
+    if not callable(value):
+        raise Wrong(f"give the function {what} itself (no parentheses), got {type(value).__name__}")
+    return value
+
+
+def want_choice(value: Any, choices: Iterable, what: str) -> Any:
+    """``value`` if it is one of ``choices``, or Wrong listing them.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    if is_placeholder(value):
+        raise NotAttempted
+    choices = list(choices)
+    try:
+        ok = value in choices
+    except TypeError:
+        ok = False
+    if not ok:
+        raise Wrong(f"answer {what} with one of {choices}, got {value!r}")
+    return value
+
+
+def call_learner(fn: Callable, *args: Any, what: str) -> Any:
+    """Call the learner's function; its errors become Wrong, a blank result NotAttempted.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    try:
+        result = fn(*args)
+    except Exception as err:  # the learner's code: report it, do not crash the check
+        raise Wrong(f"{what} raised {type(err).__name__}: {err}") from None
+    if is_placeholder(result):
+        raise NotAttempted
+    return result
+
+
+def _plain(value: Any) -> Any:
+    """A one-element tensor or a NumPy scalar as a Python number; anything else unchanged."""
+    if hasattr(value, "numel") and hasattr(value, "item"):  # a torch tensor
+        return value.item() if value.numel() == 1 else value
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Planted:
+    """A wrong answer the checker must refuse, with a phrase its message must contain.
+    ``answers`` is a tuple, or a function of notebook variables (by parameter name) that
+    returns the tuple.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+
+    why: str
+    answers: tuple | Callable[..., tuple]
+    says: str
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another right answer (computed another valid way) the checker must accept.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+
+    why: str
+    answers: tuple | Callable[..., tuple]
+
+
+def needs(fn: Callable) -> list[str]:
+    """The notebook variables a solution or a planted answer reads: its parameter names.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    return list(inspect.signature(fn).parameters)
+
+
+def resolve(answers: tuple | Callable[..., tuple], context: dict[str, Any]) -> tuple:
+    """The answers of a Planted or Alternative, computed from ``context`` if they are a function.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    if callable(answers):
+        out = answers(**{name: context[name] for name in needs(answers)})
+        return out if isinstance(out, tuple) else (out,)
+    return answers
+
+
 class Question:
-    """One exercise: ``checker(*answers)`` raises Wrong(message) or returns a note on success."""
+    """One exercise: ``check(*answers)``, ``hint()``, ``solution()``.
+
+    ``checker(*answers, *given)`` raises Wrong(message) or returns a note on success.
+    ``solution`` is a function of the notebook variables it reads; its body is the completed
+    exercise cell, and it ends by returning the answers (``return n_train, n_originals``).
+
+    Lesson: notebooks/00_welcome.ipynb, "How the course works".
+    """
 
     def __init__(
         self,
-        name: str,
+        *,
+        answers: Sequence[str],
         checker: Callable[..., str | None],
-        hint: str,
-        solution: str,
+        hints: Sequence[str],
+        solution: Callable[..., Any],
+        wrong: Sequence[Planted],
+        right: Sequence[Alternative] = (),
+        given: Sequence[str] = (),
         blank_message: str = "replace ____ with your answer, then run the cell again.",
     ) -> None:
-        self.name = name
-        self._checker = checker
-        self._hint = hint
-        self._solution = solution.strip()
+        if not answers or not hints or len(wrong) < 2:
+            raise ValueError("a question needs answers, at least one hint and two planted answers")
+        self.name = "unbound"  # set by bind()
+        self.answers, self.given = tuple(answers), tuple(given)
+        self._checker, self.hints, self.wrong, self.right = checker, list(hints), wrong, right
+        self.solution_fn = solution
         self._blank = blank_message
+        self._hints_shown = 0
+        self.passed: bool | None = None  # the verdict of the last check
+        _returned_names(solution)  # fails early if the solution does not end as it should
 
-    def check(self, *answers: Any) -> bool:
-        """Check your answer; prints what is right or wrong and returns True if correct."""
-        if not answers or any(is_placeholder(a) for a in answers):
-            _say("blank", f"{self.name}: {self._blank}")
+    # ------------------------------------------------------------------ for the learner
+
+    def check(self, *args: Any) -> None:
+        """Check your answer: prints what is right or wrong (and raises under strict mode)."""
+        self.passed = False
+        if len(args) != len(self.answers) + len(self.given):
+            names = ", ".join(self.answers + self.given)
+            _say("wrong", f"{self.name}: call {self.name}.check({names})")
             if _strict():
-                raise ExerciseFailed(f"{self.name} was not attempted")
-            return False
+                raise ExerciseFailed(f"{self.name}: called with {len(args)} arguments")
+            return
+        if any(is_placeholder(a) for a in args[: len(self.answers)]):
+            return self._blank_answer()
         try:
-            note = self._checker(*answers)
+            note = self._checker(*args)
         except NotAttempted:
-            _say("blank", f"{self.name}: {self._blank}")
-            if _strict():
-                raise ExerciseFailed(f"{self.name} was not attempted") from None
-            return False
+            return self._blank_answer()
         except Wrong as wrong:
             _say("wrong", f"{self.name}: {wrong}\n(Need a hint? Run {self.name}.hint())")
             if _strict():
                 raise ExerciseFailed(f"{self.name}: {wrong}") from None
-            return False
+            return
+        self.passed = True
         _say("correct", f"{self.name}. {note or ''}".strip())
-        return True
 
-    def hint(self) -> None:
-        _say("info", f"Hint for {self.name}: {self._hint}")
+    def _blank_answer(self) -> None:
+        _say("blank", f"{self.name}: {self._blank}")
+        if _strict():
+            raise ExerciseFailed(f"{self.name} was not attempted")
+
+    def hint(self, level: int | None = None) -> None:
+        """Print the next hint (or hint number ``level``): a nudge first, more detail after."""
+        if level is None:
+            self._hints_shown = min(self._hints_shown + 1, len(self.hints))
+            level = self._hints_shown
+        if not isinstance(level, int) or not 1 <= level <= len(self.hints):
+            raise ValueError(f"argument 'level' must be 1..{len(self.hints)}, got {level!r}")
+        more = f"\n(Run {self.name}.hint() again for more.)" if level < len(self.hints) else ""
+        _say(
+            "info",
+            f"Hint {level} of {len(self.hints)} for {self.name}: {self.hints[level - 1]}{more}",
+        )
 
     def solution(self) -> None:
-        _say("info", f"Solution for {self.name}:\n{self._solution}")
+        """Print a complete answer: the exercise cell, filled in."""
+        _say("info", f"Solution for {self.name}:\n{self.solution_code}")
+
+    # ------------------------------------------------------------------ for the course
+
+    @property
+    def check_call(self) -> str:
+        """The last line of the exercise cell: ``labNN.qK.check(answers..., given...)``."""
+        return f"{self.name}.check({', '.join(self.answers + self.given)})"
 
     @property
     def solution_code(self) -> str:
-        """The reference solution as code: the exercise cell, completed."""
-        return self._solution
+        """The reference solution as notebook code: the solution's body, then the check call."""
+        body = _body_without_return(self.solution_fn)
+        if not body:
+            return self.check_call
+        gap = "\n\n\n" if body.splitlines()[-1].startswith((" ", "\t")) else "\n"
+        return f"{body}{gap}{self.check_call}"
 
     def __repr__(self) -> str:
         return f"<exercise {self.name}: call .check(answer), .hint() or .solution()>"
 
 
-def expect(condition: bool, message: str) -> None:
-    """Stop the notebook with ``message`` when a result that must hold does not."""
-    if not condition:
-        raise AssertionError(message)
+def _function_node(fn: Callable) -> tuple[ast.FunctionDef, list[str]]:
+    lines = textwrap.dedent(inspect.getsource(fn)).splitlines()
+    node = ast.parse("\n".join(lines)).body[0]
+    if not isinstance(node, ast.FunctionDef):
+        raise TypeError(f"a solution must be a def, got {type(node).__name__}")
+    return node, lines
 
 
-def expect_between(name: str, value: float, low: float, high: float) -> float:
-    """Assert that a measured value lies in [low, high]; returns it, for chaining."""
-    value = float(value)
-    if not low <= value <= high:
-        raise AssertionError(f"{name} = {value:g}, expected between {low:g} and {high:g}")
-    return value
+def _returned_names(fn: Callable) -> list[str]:
+    node, _ = _function_node(fn)
+    last = node.body[-1]
+    if not isinstance(last, ast.Return) or last.value is None:
+        raise ValueError(f"solution {fn.__name__} must end with `return <answer names>`")
+    values = last.value.elts if isinstance(last.value, ast.Tuple) else [last.value]
+    if not all(isinstance(v, ast.Name) for v in values):
+        raise ValueError(f"solution {fn.__name__} must return plain names, not expressions")
+    return [v.id for v in values]
+
+
+def _body_without_return(fn: Callable) -> str:
+    node, lines = _function_node(fn)
+    body = node.body
+    if isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        body = body[1:]  # a docstring is not part of the cell
+    body = body[:-1]  # the final return
+    if not body:
+        return ""
+    first, last = body[0].lineno - 1, body[-1].end_lineno
+    return textwrap.dedent("\n".join(lines[first:last])).strip("\n")
+
+
+def bind(namespace: dict[str, Any]) -> list[Question]:
+    """Name every Question in an exercise module after the module and its variable
+    (``lab01.q4``), check that each solution returns the declared answers, and list them.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    module = namespace["__name__"].rsplit(".", 1)[-1]
+    questions = []
+    for var, value in namespace.items():
+        if isinstance(value, Question):
+            value.name = f"{module}.{var}"
+            returned = _returned_names(value.solution_fn)
+            if tuple(returned) != value.answers:
+                raise ValueError(
+                    f"{value.name}: the solution returns {returned}, the question declares "
+                    f"answers {list(value.answers)}"
+                )
+            questions.append(value)
+    return questions

@@ -1,18 +1,25 @@
-"""The ``labkit`` command: ``doctor``, ``zoo build``, ``zoo verify``, ``timings``."""
+"""The ``labkit`` command: ``doctor``, ``zoo build``, ``zoo verify``, ``timings``,
+``search build-table``, ``bench <technique>``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import shutil
 import sys
 from pathlib import Path
 
+from labkit import zoo
+from labkit.bench import report
+from labkit.env import get_device, setup, versions
+from labkit.hardware import cpu_features
+from labkit.nbrun import format_table, list_notebooks, run_notebook
+from labkit.search_table import BUILD_MINUTES, build_table
+
 
 def _doctor(brief: bool) -> int:
     """Is this machine ready for the course? Say what to do if not."""
-    from labkit.env import cpu_features, get_device, versions
-
     problems: list[str] = []
     v = versions()
     print(
@@ -39,10 +46,8 @@ def _doctor(brief: bool) -> int:
         for note in cpu.notes:
             print(f"  - {note}")
     try:
-        from labkit.zoo import verify
-
-        verify("baseline")
-        verify("teacher")
+        for name in zoo.read_manifest()["models"]:
+            zoo.verify(name)
         print("model zoo: checkpoints present and verified")
     except Exception as err:
         problems.append(f"model zoo: {err}")
@@ -58,8 +63,6 @@ def _doctor(brief: bool) -> int:
 
 
 def _zoo(args: argparse.Namespace) -> int:
-    from labkit import zoo
-
     if args.zoo_command == "build":
         manifest = zoo.build(names=args.only or None)
         for name, entry in manifest["models"].items():
@@ -80,8 +83,6 @@ def _zoo(args: argparse.Namespace) -> int:
 
 
 def _timings(args: argparse.Namespace) -> int:
-    from labkit.nbrun import format_table, list_notebooks, run_notebook
-
     paths = args.notebooks or list_notebooks()
     runs = []
     for path in paths:
@@ -94,8 +95,6 @@ def _timings(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from labkit.search import build_table
-
     table = build_table()
     print(
         f"trained {table.space.size} grid points x {len(table.meta['seeds'])} seeds in "
@@ -106,94 +105,25 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    if args.bench_command == "prune":
-        return _bench_prune(args)
-    if args.bench_command == "quantize":
-        return _bench_quantize(args)
-    import json
-
-    from labkit.search import SearchTable, benchmark
-
-    result = benchmark(
-        SearchTable.load(),
-        repeats=args.repeats,
-        budget_fraction=args.budget_fraction,
-        progress=not args.json,
-    )
-    print(
-        f"search over {result['grid_size']} grid points, {result['repeats']} repetitions, "
-        f"budget {result['budget']} evaluations, grid best error {result['grid_best_error']:.4f}"
-    )
-    print(f"{'strategy':<8} {'median evals to best':>22} {'median regret at 10%':>22}")
-    for name, row in result["strategies"].items():
-        print(
-            f"{name:<8} {row['median_evals_to_best']:>22.1f} "
-            f"{100 * row['median_regret_at_10pct']:>19.2f} pt"
-        )
-    if args.json:
-        print(json.dumps(result))
-    return 0
-
-
-def _bench_prune(args: argparse.Namespace) -> int:
-    import json
-
-    from labkit.prune import benchmark
-
-    result = benchmark(progress=not args.json)
-    b = result["baseline"]
-    print(
-        f"baseline: test accuracy {b['acc']:.2f}%, {b['size_bytes']:,} bytes, "
-        f"{b['latency_ms']:.2f} ms per batch of {result['latency_batch']}"
-    )
-    print(
-        f"{'method':<13} {'sparsity':>8} {'acc before':>10} {'acc':>7} {'size x':>7} {'speed x':>8}"
-    )
-    for r in result["rows"]:
-        print(
-            f"{r['method']:<13} {r['sparsity']:>8.1f} {r['acc_before_finetune']:>9.2f}% "
-            f"{r['acc']:>6.2f}% {r['size_ratio']:>7.2f} {r['latency_ratio']:>8.2f}"
-        )
-    if args.json:
-        print(json.dumps(result))
-    return 0
-
-
-def _bench_quantize(args: argparse.Namespace) -> int:
-    import json
-
-    from labkit.quantize import benchmark
-
-    result = benchmark(progress=not args.json, timm_model=None if args.no_timm else args.timm)
-    b = result["baseline"]
-    print(f"CPU: {result['cpu']}\n{result['expectation']}")
-    print(
-        f"baseline float32 eager: test accuracy {b['acc']:.2f}%, {b['size_bytes']:,} bytes, "
-        f"{b['latency_ms']:.2f} ms per batch of {result['latency_batch']}"
-    )
-    print(f"{'method':<17} {'bits':>4} {'acc':>7} {'size x':>7} {'speed x':>8}")
-
-    def show(r: dict) -> None:
-        acc = "-" if r.get("acc") is None else f"{r['acc']:.2f}%"
-        speed = "-" if r.get("latency_ratio") is None else f"{r['latency_ratio']:.2f}"
-        print(f"{r['method']:<17} {r['bits']:>4} {acc:>7} {r['size_ratio']:>7.2f} {speed:>8}")
-
-    for r in result["rows"]:
-        show(r)
-    if "timm" in result:
-        t = result["timm"]
-        print(
-            f"{t['model']} (random weights) input {t['input']}: float32 eager "
-            f"{t['baseline']['latency_ms']:.1f} ms, {t['baseline']['size_bytes']:,} bytes"
-        )
-        for r in t["rows"]:
-            show(r)
+    setup(quiet=True)  # seeds, threads, and torch's log lines a reader cannot act on
+    module = importlib.import_module(f"labkit.bench.{args.bench_command}")
+    options = {"progress": not args.json}
+    if args.bench_command == "search":
+        options.update(repeats=args.repeats, budget_fraction=args.budget_fraction)
+    else:
+        options.update(timm=None if args.no_timm else args.timm, quick=args.quick)
+    result = module.run(**options)
+    print(report(result))
     if args.json:
         print(json.dumps(result))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit status.
+
+    Used by: the `labkit` command (pyproject.toml, [project.scripts]).
+    """
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser("doctor", help="check that this machine is ready for the course")
@@ -208,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     timings.add_argument("--solutions", action="store_true", help="fill in exercise solutions")
     search = sub.add_parser("search", help="the tabular benchmark of notebook 02")
     search_sub = search.add_subparsers(dest="search_command", required=True)
-    search_sub.add_parser("build-table", help="train every grid point (about 20 min)")
+    search_sub.add_parser(
+        "build-table", help=f"train every grid point (about {BUILD_MINUTES} min on 2 cores)"
+    )
     bench = sub.add_parser("bench", help="benchmarks; ratios and counts measured in one run")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     bench_search = bench_sub.add_parser("search", help="grid vs random vs TPE vs GP vs TT")
@@ -220,12 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         default=0.25,
         help="evaluations per search, as a fraction of the grid",
     )
-    bench_prune = bench_sub.add_parser("prune", help="unstructured vs structured pruning")
-    bench_prune.add_argument("--json", action="store_true", help="last line: one JSON object")
-    bench_quantize = bench_sub.add_parser("quantize", help="float32 vs int8 vs 4-bit")
-    bench_quantize.add_argument("--json", action="store_true", help="last line: one JSON object")
-    bench_quantize.add_argument("--timm", default="resnet18", help="real-size timm model to add")
-    bench_quantize.add_argument("--no-timm", action="store_true", help="skip the timm model")
+    for name, text in (
+        ("prune", "unstructured vs structured pruning"),
+        ("quantize", "float32 vs int8 vs 4-bit"),
+    ):
+        technique = bench_sub.add_parser(name, help=text)
+        technique.add_argument("--json", action="store_true", help="last line: one JSON object")
+        technique.add_argument("--timm", default="resnet18", help="real-size timm model rows")
+        technique.add_argument("--no-timm", action="store_true", help="skip the timm model")
+        technique.add_argument("--quick", action="store_true", help="fewer rows (for tests)")
     args = parser.parse_args(argv)
     try:
         if args.command == "doctor":

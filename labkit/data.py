@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labkit._validate import check_choice, check_float, check_int
+from labkit._validate import check_bool, check_choice, check_float, check_int
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
@@ -31,7 +31,10 @@ DIGIT_CLASSES = tuple(str(d) for d in range(10))
 @dataclass
 class Split:
     """One part of a dataset: images ``X`` (N, C, H, W), labels ``y`` (N,), and the
-    index of the original image each sample was made from (``source``)."""
+    index of the original image each sample was made from (``source``).
+
+    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    """
 
     X: torch.Tensor
     y: torch.Tensor
@@ -48,6 +51,12 @@ class Split:
 
 @dataclass
 class Dataset:
+    """A dataset in three parts (train, val, test), with its classes, the normalization applied
+    to its pixels, and where it comes from.
+
+    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    """
+
     name: str
     train: Split
     val: Split
@@ -91,8 +100,39 @@ class Dataset:
         )
 
 
+def check_split(name: str, split: object) -> Split:
+    """Return ``split`` if it is a non-empty labkit Split (such as ``data.train``).
+
+    Used by: every public labkit function, to check its arguments before any work starts.
+    """
+    if not isinstance(split, Split):
+        raise TypeError(
+            f"argument '{name}' must be a labkit.data.Split (such as data.train), "
+            f"got {type(split).__name__}"
+        )
+    if len(split) == 0:
+        raise ValueError(f"argument '{name}' is empty")
+    return split
+
+
+def check_dataset(name: str, data: object) -> Dataset:
+    """Return ``data`` if it is a labkit Dataset (such as ``labkit.load_digits()``).
+
+    Used by: every public labkit function, to check its arguments before any work starts.
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(
+            f"argument '{name}' must be a labkit.data.Dataset such as labkit.load_digits(), "
+            f"got {type(data).__name__}"
+        )
+    return data
+
+
 def data_dir() -> Path:
-    """Where the course keeps its files (the repository's data/, or LABKIT_DATA)."""
+    """Where the course keeps its files (the repository's data/, or LABKIT_DATA).
+
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
     return Path(os.environ.get("LABKIT_DATA", Path(__file__).resolve().parents[1] / "data"))
 
 
@@ -124,7 +164,10 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """The 1,797 8x8 scans (grey levels 0..16) and their labels, read from the file that
     scikit-learn ships (sklearn/datasets/data/digits.csv.gz: 64 pixels then the label per row)
     without importing scikit-learn, which would add ~75 MB to every notebook's memory.
-    Same arrays as ``sklearn.datasets.load_digits()`` (tests/test_data.py checks)."""
+    Same arrays as ``sklearn.datasets.load_digits()`` (tests/test_data.py checks).
+
+    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    """
     spec = importlib.util.find_spec("sklearn")
     if spec is None:
         raise ImportError("scikit-learn is not installed; run `make setup` (it ships the digits)")
@@ -150,6 +193,8 @@ def load_digits(
     ``image_size``: side in pixels (the scans are 8x8; they are upscaled smoothly).
     ``augment_copies``: distorted copies added per training image (0 keeps only the originals).
     The same arguments always give the same tensors.
+
+    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
     image_size = check_int("image_size", image_size, min_value=8, max_value=64)
     augment_copies = check_int("augment_copies", augment_copies, min_value=0, max_value=20)
@@ -247,7 +292,11 @@ _TORCHVISION = {
 
 
 class DatasetUnavailableError(RuntimeError):
-    """The dataset is not on disk and cannot (or may not) be downloaded now."""
+    """The dataset is not on disk and cannot (or may not) be downloaded now; the message says
+    how to get it.
+
+    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    """
 
 
 def load_torchvision(
@@ -261,10 +310,11 @@ def load_torchvision(
 
     Nothing is downloaded unless ``download=True``; without a network you get a clear
     message instead of a long wait. ``limit`` keeps the first N training images (for speed).
+
+    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
     check_choice("name", name, _TORCHVISION)
-    if not isinstance(download, bool):
-        raise TypeError(f"argument 'download' must be True or False, got {download!r}")
+    check_bool("download", download)
     if limit is not None:
         limit = check_int("limit", limit, min_value=10)
     val_fraction = check_float("val_fraction", val_fraction, low=0.01, high=0.5)

@@ -1,4 +1,4 @@
-"""Parameters vs hyperparameters: the tables and the interactive explorer.
+"""Parameters vs hyperparameters: the parameter table and the interactive explorer.
 
 Serves notebooks/01_parameters_vs_hyperparameters.ipynb.
 """
@@ -9,16 +9,30 @@ import matplotlib.pyplot as plt
 from torch import nn
 
 from labkit._validate import check_module
-from labkit.data import Dataset
+from labkit.data import Dataset, check_dataset
+from labkit.plots import plot_curves
+from labkit.train import Trial, train_small_cnn
+
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+BATCH_SIZES = [16, 32, 64, 128, 256, 512]
+KERNEL_SIZES = [1, 3, 5, 7]
+EXPLORER_IMAGES = 1000  # training images per explorer run: a run takes seconds
 
 
 def parameter_table(net: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
-    """(name, shape, count) for every learned tensor of ``net``, in order."""
+    """(name, shape, count) for every learned tensor of ``net``, in order.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    """
     check_module("net", net)
     return [(name, tuple(p.shape), p.numel()) for name, p in net.named_parameters()]
 
 
 def print_parameter_table(net: nn.Module) -> None:
+    """Print :func:`parameter_table` with a total.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    """
     rows = parameter_table(net)
     width = max(len(r[0]) for r in rows)
     print(f"{'tensor':<{width}}  {'shape':<16} {'count':>8}")
@@ -27,66 +41,90 @@ def print_parameter_table(net: nn.Module) -> None:
     print(f"{'total':<{width}}  {'':<16} {sum(r[2] for r in rows):>8,}")
 
 
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
-BATCH_SIZES = [16, 32, 64, 128, 256, 512]
-KERNEL_SIZES = [1, 3, 5, 7]
-
-
-def explorer(data: Dataset):
+class Explorer:
     """A small app: choose hyperparameters, press Train, see the curves and the result.
 
-    Trains a fresh SmallCNN on a 1,000-image slice of data.train so a run takes seconds.
-    Returns the ipywidgets box (the notebook displays it).
+    Each run trains a fresh SmallCNN on the first 1,000 training images, so it takes seconds;
+    the last four runs stay on the plot. ``widget`` is the ipywidgets box to display (a
+    notebook shows the Explorer itself); ``train()`` runs once with the current choices and
+    draws in the calling cell.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Explore: all four at once".
     """
-    import ipywidgets as w
-    from IPython.display import display
 
-    from labkit.plots import plot_curves
-    from labkit.train import train_small_cnn
+    def __init__(self, data: Dataset) -> None:
+        import ipywidgets as w  # the widget library loads with the first explorer
 
-    if not isinstance(data, Dataset):
-        raise TypeError(f"argument 'data' must be a labkit.data.Dataset, got {type(data).__name__}")
-    small = data.with_train_subset(min(1000, len(data.train)))
-    style = {"description_width": "100px"}  # room for "learning rate"
-    lr = w.SelectionSlider(
-        options=LEARNING_RATES, value=3e-3, description="learning rate", style=style
-    )
-    batch = w.Dropdown(options=BATCH_SIZES, value=64, description="batch size", style=style)
-    epochs = w.IntSlider(value=4, min=1, max=15, description="epochs", style=style)
-    kernel = w.Dropdown(options=KERNEL_SIZES, value=3, description="kernel size", style=style)
-    button = w.Button(description="Train", button_style="primary", icon="play")
-    out = w.Output()
-    runs: dict[str, object] = {}
-
-    def train_once() -> None:
-        trial = train_small_cnn(
-            small,
-            lr=lr.value,
-            batch_size=batch.value,
-            epochs=epochs.value,
-            kernel_size=kernel.value,
+        check_dataset("data", data)
+        self.data = data.with_train_subset(min(EXPLORER_IMAGES, len(data.train)))
+        style = {"description_width": "100px"}  # room for "learning rate"
+        self.lr = w.SelectionSlider(
+            options=LEARNING_RATES, value=3e-3, description="learning rate", style=style
         )
-        label = f"lr={lr.value:g}, bs={batch.value}, ep={epochs.value}, k={kernel.value}"
-        runs[label] = trial.history
-        last = dict(list(runs.items())[-4:])
+        self.batch = w.Dropdown(
+            options=BATCH_SIZES, value=64, description="batch size", style=style
+        )
+        self.epochs = w.IntSlider(value=4, min=1, max=15, description="epochs", style=style)
+        self.kernel = w.Dropdown(
+            options=KERNEL_SIZES, value=3, description="kernel size", style=style
+        )
+        self.button = w.Button(description="Train", button_style="primary", icon="play")
+        self.output = w.Output()
+        self.runs: dict[str, Trial] = {}
+        self.button.on_click(self._on_click)
+        self.widget = w.VBox(
+            [
+                w.HBox([self.lr, self.batch]),
+                w.HBox([self.epochs, self.kernel]),
+                self.button,
+                self.output,
+            ]
+        )
+
+    def train(self) -> Trial:
+        """Train once with the chosen values, draw the last four runs, print the result."""
+        trial = train_small_cnn(
+            self.data,
+            lr=self.lr.value,
+            batch_size=self.batch.value,
+            epochs=self.epochs.value,
+            kernel_size=self.kernel.value,
+            progress=False,
+        )
+        label = (
+            f"lr={self.lr.value:g}, bs={self.batch.value}, ep={self.epochs.value}, "
+            f"k={self.kernel.value}"
+        )
+        self.runs[label] = trial
+        last = {name: t.history for name, t in list(self.runs.items())[-4:]}
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
         plot_curves(last, "train_loss", ax=axes[0], title="training loss (last 4 runs)")
         plot_curves(last, "val_acc", ax=axes[1], title="validation accuracy")
         plt.show()
         print(
-            f"{label}: validation {trial.val}; {trial.parameters:,} parameters; "
+            f"{label}: validation {trial.val_accuracy}; {trial.n_params:,} parameters; "
             f"{trial.seconds:.1f} s"
         )
+        return trial
 
-    def on_click(_) -> None:
-        with out:
-            out.clear_output(wait=True)
-            train_once()
+    def _on_click(self, _button) -> None:
+        self.button.disabled, self.button.description = True, "Training..."
+        try:
+            with self.output:
+                self.output.clear_output(wait=True)
+                self.train()
+        finally:
+            self.button.disabled, self.button.description = False, "Train"
 
-    button.on_click(on_click)
-    box = w.VBox([w.HBox([lr, batch]), w.HBox([epochs, kernel]), button, out])
-    # One run without a click, drawn in the calling cell rather than inside the Output
-    # widget: notebook runners (nbclient) can hang capturing an Output widget's clear_output.
-    box.train = train_once
-    display(box)
-    return box
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def explorer(data: Dataset) -> Explorer:
+    """The interactive explorer of notebook 01 (see :class:`Explorer`).
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Explore: all four at once".
+    """
+    return Explorer(data)

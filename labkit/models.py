@@ -1,4 +1,5 @@
-"""The course's models: a small CNN family, and any timm model by name.
+"""The course's models: a small CNN family, any timm model by name, and which layers hold
+the weights that later lessons prune, quantize and factorize.
 
 ``SmallCNN`` is introduced in notebooks/00_welcome.ipynb (the baseline) and
 taken apart in notebooks/01_parameters_vs_hyperparameters.ipynb.
@@ -8,10 +9,23 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.modules.conv import _ConvNd
 
-from labkit._validate import check_int
+from labkit._validate import check_int, check_module
+from labkit.env import online_allowed
 
 SMALL_CNN = "small_cnn"
+WEIGHT_LAYERS = (_ConvNd, nn.Linear)  # every convolution (1-D to 3-D, transposed too) and Linear
+
+
+def weight_layers(net: nn.Module) -> dict[str, nn.Module]:
+    """The convolution and linear layers of ``net`` by name: the layers whose weight matrices
+    and kernels pruning, quantization and factorization work on (norms and biases are left out).
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    """
+    check_module("net", net)
+    return {name: m for name, m in net.named_modules() if isinstance(m, WEIGHT_LAYERS)}
 
 
 class SmallCNN(nn.Module):
@@ -19,6 +33,8 @@ class SmallCNN(nn.Module):
 
     ``width`` is the channel count of the first block (the others use twice that);
     ``kernel_size`` is the side of every convolution kernel (odd, so padding keeps the size).
+
+    Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
     """
 
     def __init__(
@@ -67,6 +83,8 @@ def create_model(
 
     ``seed`` fixes the random initial weights (None leaves the global generator alone).
     ``pretrained=True`` (timm only) downloads weights, so it needs ``labkit.setup(online=True)``.
+
+    Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
     """
     if not isinstance(name, str) or not name:
         raise TypeError(
@@ -81,9 +99,7 @@ def create_model(
                 "SmallCNNs come from labkit.zoo.load_pretrained('baseline')"
             )
         return SmallCNN(**kwargs)
-    import timm
-
-    from labkit.env import online_allowed
+    import timm  # ~0.5 s and ~40 MB: only when a timm model is asked for
 
     if not timm.list_models(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:5]

@@ -22,15 +22,26 @@ _CHECK_CALL = re.compile(r"\b(lab\d\d)\.(q\d+)\.check\(")
 
 
 def notebooks_dir() -> Path:
+    """The folder of the course notebooks.
+
+    Used by: `labkit timings` and tests/test_notebooks.py.
+    """
     return Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def list_notebooks() -> list[Path]:
+    """Every course notebook, in syllabus order.
+
+    Used by: `labkit timings` and tests/test_notebooks.py.
+    """
     return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
 def exercise_cells(nb) -> list[tuple[int, str, str]]:
-    """(cell index, module, question) for every code cell tagged "exercise"."""
+    """(cell index, module, question) for every code cell tagged "exercise".
+
+    Used by: `labkit timings` and tests/test_notebooks.py.
+    """
     found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
@@ -42,7 +53,10 @@ def exercise_cells(nb) -> list[tuple[int, str, str]]:
 
 
 def fill_solutions(nb):
-    """A copy of ``nb`` whose exercise cells hold the reference solutions."""
+    """A copy of ``nb`` whose exercise cells hold the reference solutions.
+
+    Used by: `labkit timings` and tests/test_notebooks.py.
+    """
     nb = nbformat.from_dict(nb)  # deep copy
     for i, module, question in exercise_cells(nb):
         lab = importlib.import_module(f"labkit.exercises.{module}")
@@ -52,6 +66,11 @@ def fill_solutions(nb):
 
 @dataclass
 class NotebookRun:
+    """One notebook run: its wall time, peak memory and the error that stopped it, if any.
+
+    Used by: `labkit timings` and tests/test_notebooks.py.
+    """
+
     path: Path
     seconds: float
     peak_bytes: int
@@ -76,7 +95,10 @@ def run_notebook(
     path: Path, solutions: bool = False, timeout: int = 600, env: dict[str, str] | None = None
 ) -> NotebookRun:
     """Execute a notebook in a fresh kernel; report wall time and the kernel's peak memory
-    (resident memory of the kernel process and its children, sampled every 50 ms)."""
+    (resident memory of the kernel process and its children, sampled every 50 ms).
+
+    Used by: `labkit timings` and tests/test_notebooks.py.
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -129,6 +151,10 @@ def run_notebook(
 
 
 def format_table(runs: list[NotebookRun]) -> str:
+    """The runs as a markdown table against the budget.
+
+    Used by: `labkit timings` and tests/test_notebooks.py.
+    """
     rows = [
         "| notebook | wall time (s) | peak memory (MB) | within budget |",
         "|---|---:|---:|---|",

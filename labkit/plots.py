@@ -1,7 +1,9 @@
 """One consistent look for the course's pictures: curves, histograms, heatmaps, trade-offs.
 
 Introduced in notebooks/00_welcome.ipynb; ``labkit.setup()`` applies the style.
-Each function draws on ``ax`` if given (else a new figure) and returns the axes.
+Each function draws on ``ax`` if given (else a new figure) and returns the axes, except
+``show_images`` and ``show_kernels``, which draw a grid of small pictures and return the figure.
+This module imports no other part of labkit but the argument checks, so any module may use it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from labkit._validate import check_choice, check_int, check_tensor
+
 # Okabe-Ito: distinguishable with every common kind of colour blindness.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 
 def use_style() -> None:
-    """Apply the course's plot style (called by ``labkit.setup()``)."""
+    """Apply the course's plot style (called by ``labkit.setup()``).
+
+    Lesson: notebooks/00_welcome.ipynb, "Imports".
+    """
     mpl.rcParams.update(
         {
             "figure.figsize": (6.4, 3.6),
@@ -60,12 +67,13 @@ _METRICS = {
 def plot_curves(
     histories, metric: str = "val_acc", ax: plt.Axes | None = None, title: str | None = None
 ) -> plt.Axes:
-    """One line per run: ``metric`` per epoch. ``histories``: a History or {label: History}."""
-    from labkit._validate import check_choice
-    from labkit.train import History
+    """One line per run: ``metric`` per epoch. ``histories``: a ``labkit.train.History`` or
+    {label: History}.
 
+    Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
+    """
     check_choice("metric", metric, _METRICS)
-    if isinstance(histories, History):
+    if hasattr(histories, metric) and not isinstance(histories, Mapping):
         histories = {"": histories}
     if not isinstance(histories, Mapping) or not histories:
         raise TypeError(
@@ -92,7 +100,10 @@ def plot_histogram(
     xlabel: str = "value",
     log: bool = False,
 ) -> plt.Axes:
-    """Histogram of a tensor's (or array's) values, e.g. one layer's weights."""
+    """Histogram of a tensor's (or array's) values, e.g. one layer's weights.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    """
     data = _as_numpy(values).ravel()
     if data.size == 0:
         raise ValueError("argument 'values' is empty")
@@ -112,8 +123,16 @@ def plot_heatmap(
     cmap: str = "RdBu_r",
     symmetric: bool = True,
     colorbar: bool = True,
+    xticklabels: Sequence | None = None,
+    yticklabels: Sequence | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
 ) -> plt.Axes:
-    """A 2-D tensor as a picture; ``symmetric`` centres the colours on zero (weights)."""
+    """A 2-D tensor as a picture; ``symmetric`` centres the colours on zero (weights).
+    ``xticklabels``/``yticklabels`` name the columns and rows (for a table of values).
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    """
     data = _as_numpy(matrix)
     if data.ndim != 2:
         raise ValueError(f"argument 'matrix' must be 2-D, got shape {data.shape}")
@@ -128,11 +147,61 @@ def plot_heatmap(
         aspect="auto",
     )
     ax.grid(False)
+    for labels, n, setter in (
+        (xticklabels, data.shape[1], ax.set_xticks),
+        (yticklabels, data.shape[0], ax.set_yticks),
+    ):
+        if labels is not None:
+            if len(labels) != n:
+                raise ValueError(f"tick labels: {len(labels)} given for {n} columns or rows")
+            setter(range(n), [f"{v:g}" if isinstance(v, float) else str(v) for v in labels])
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, shrink=0.8)
     if title:
         ax.set_title(title)
     return ax
+
+
+def show_kernels(
+    weight: torch.Tensor,
+    crossed: Sequence[bool] | torch.Tensor | None = None,
+    cols: int = 8,
+    title: str | None = None,
+) -> plt.Figure:
+    """Every kernel of a conv layer's first input channel as a small picture (red positive,
+    blue negative, one colour scale for all); the kernels marked in ``crossed`` (one bool per
+    output channel) are crossed out.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    """
+    check_tensor("weight", weight, ndim=4)
+    kernels = weight.detach().cpu().float()[:, 0]
+    n = len(kernels)
+    cols = min(check_int("cols", cols, min_value=1, max_value=64), n)
+    if crossed is not None and len(crossed) != n:
+        raise ValueError(f"argument 'crossed' needs one bool per kernel ({n}), got {len(crossed)}")
+    rows = -(-n // cols)
+    limit = float(kernels.abs().max()) or 1.0
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.3 * rows + 0.3), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if k >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(kernels[k].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        if crossed is not None and bool(crossed[k]):
+            h, w = kernels[k].shape
+            ax.plot([-0.5, w - 0.5], [-0.5, h - 0.5], "k-", lw=2)
+            ax.plot([-0.5, w - 0.5], [h - 0.5, -0.5], "k-", lw=2)
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
 def plot_tradeoff(
@@ -146,7 +215,11 @@ def plot_tradeoff(
     title: str | None = None,
     logx: bool = False,
 ) -> plt.Axes:
-    """Points of (cost, quality), optional labels and (low, high) error bars, e.g. 95% CIs."""
+    """Points of (cost, quality), optional labels and (low, high) error bars, e.g. 95% CIs.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Kernel size: wider patterns, or
+    finer detail and less compute".
+    """
     x, y = _as_numpy(x), _as_numpy(y)
     if x.shape != y.shape or x.ndim != 1 or x.size == 0:
         raise ValueError(
@@ -185,9 +258,10 @@ def show_images(
     cols: int = 8,
     cmap: str = "gray_r",
 ) -> plt.Figure:
-    """A grid of images with their labels; a wrong prediction is shown in red."""
-    from labkit._validate import check_int, check_tensor
+    """A grid of images with their labels; a wrong prediction is shown in red. Returns the figure.
 
+    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    """
     check_tensor("X", X, min_ndim=3)
     n = min(check_int("n", n, min_value=1, max_value=400), len(X))
     cols = min(check_int("cols", cols, min_value=1, max_value=40), n)
@@ -212,37 +286,39 @@ def show_images(
     return fig
 
 
-def plot_regret(result, ax: plt.Axes | None = None, mark_fraction: float | None = 0.10) -> plt.Axes:
+def plot_regret(
+    replay, ax: plt.Axes | None = None, mark_at: int | None = None, mark_label: str = ""
+) -> plt.Axes:
     """Regret (best error so far minus the grid's best, in points) against evaluations: the
-    median over repetitions as a line, the 25-75% band shaded. ``result``: a
-    labkit.search.Replay (notebook 02)."""
-    from labkit.search import Replay
+    median over repetitions as a line, the 25-75% band shaded. ``replay``: a
+    ``labkit.search.Replay``. ``mark_at`` draws a dotted line at that many evaluations.
 
-    if not isinstance(result, Replay):
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
+    space, same budget, 20 repetitions".
+    """
+    if not all(hasattr(replay, a) for a in ("curves", "regret", "budget")):
         raise TypeError(
-            f"argument 'result' must be a labkit.search.Replay, got {type(result).__name__}"
+            f"argument 'replay' must be a labkit.search.Replay, got {type(replay).__name__}"
         )
     ax = _axes(ax, figsize=(8, 4.2))
-    x = np.arange(1, result.budget + 1)
-    for i, strategy in enumerate(result.best_so_far):
-        regret = 100 * result.regret(strategy)
+    x = np.arange(1, replay.budget + 1)
+    for i, strategy in enumerate(replay.curves):
+        regret = 100 * replay.regret(strategy)
         low, mid, high = np.percentile(regret, [25, 50, 75], axis=0)
         colour = PALETTE[i % len(PALETTE)]
         n = len(regret)
-        label = (
-            f"{strategy} (one fixed order)" if strategy == "grid" else f"{strategy} (median of {n})"
-        )
+        label = f"{strategy} (one fixed order)" if n == 1 else f"{strategy} (median of {n})"
         ax.plot(x, mid, color=colour, label=label)
         ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(bottom=0)
-    if mark_fraction:
-        at = round(mark_fraction * result.grid_size)
-        if at <= result.budget:
-            ax.axvline(at, color="grey", ls=":", lw=1)
+    if mark_at is not None:
+        mark_at = check_int("mark_at", mark_at, min_value=1, max_value=replay.budget)
+        ax.axvline(mark_at, color="grey", ls=":", lw=1)
+        if mark_label:
             ax.annotate(
-                f"{mark_fraction:.0%} of the grid ",
-                (at, 1),
+                f"{mark_label} ",
+                (mark_at, 1),
                 xycoords=("data", "axes fraction"),
                 ha="right",
                 va="top",
@@ -265,7 +341,10 @@ def plot_quantization_grid(
 ) -> plt.Axes:
     """Histogram of ``values`` with a thin line at every value the grid can hold (``levels``,
     e.g. the dequantized integers of a 4-bit grid, or a k-means codebook), and the clipping
-    range [lo, hi] shaded outside (notebook 04)."""
+    range [lo, hi] shaded outside.
+
+    Lesson: notebooks/04_quantization.ipynb, "The affine mapping: scale and zero point".
+    """
     data = _as_numpy(values).ravel()
     grid = _as_numpy(levels).ravel()
     if data.size == 0 or grid.size == 0:

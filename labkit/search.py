@@ -1,33 +1,36 @@
 """Hyperparameter search over a discrete space: grid, random, Bayesian (Optuna TPE and GP)
 and tensor-train (TTOpt), all behind one function, ``search``.
 
-Serves notebooks/02_hyperparameter_search.ipynb and ``labkit bench search``.
-
-The same objective callable (a config dict -> an error to minimize) works live
-(``live_objective``: train and validate) and against the stored table of every
-grid point (``SearchTable``), so hundreds of searches replay in seconds.
+Serves notebooks/02_hyperparameter_search.ipynb. The same objective callable (a config dict
+-> an error to minimize) works live (``live_objective``: train and validate) and against the
+stored table of every grid point (``labkit.search_table``), so hundreds of searches replay in
+seconds; ``labkit bench search`` summarizes them.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from labkit._validate import check_choice, check_float, check_int
+from labkit.data import check_dataset
+from labkit.train import train_small_cnn
 
 STRATEGIES = ("grid", "random", "tpe", "gp", "tt")
 Objective = Callable[[dict], float]
 
 
 class SearchSpace:
-    """Named, ordered lists of allowed values, one per hyperparameter; the grid is their product."""
+    """Named, ordered lists of allowed values, one per hyperparameter; the grid is their product.
+
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The search space and the objective".
+    """
 
     def __init__(self, params: Mapping[str, Sequence]) -> None:
         if not isinstance(params, Mapping) or not params:
@@ -105,7 +108,11 @@ class SearchSpace:
 
 @dataclass
 class Trace:
-    """What a search evaluated, in order: configs and their errors (lower is better)."""
+    """What a search evaluated, in order: configs and their errors (lower is better).
+
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
+    space, same budget, 20 repetitions".
+    """
 
     strategy: str
     configs: list[dict] = field(default_factory=list)
@@ -149,8 +156,6 @@ class _Evaluator:
     def __init__(
         self, space: SearchSpace, objective: Objective, budget: int, strategy: str, progress: bool
     ) -> None:
-        from tqdm.auto import tqdm
-
         self.space, self.objective, self.budget = space, objective, budget
         self.cache: dict[tuple[int, ...], float] = {}
         self.trace = Trace(strategy)
@@ -193,7 +198,7 @@ def _random(ev: _Evaluator, rng: np.random.Generator) -> None:
 
 def _optuna(sampler_name: str) -> Callable[[_Evaluator, np.random.Generator], None]:
     def run(ev: _Evaluator, rng: np.random.Generator) -> None:
-        import optuna
+        import optuna  # ~0.5 s and ~30 MB: only when a Bayesian search runs
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         seed = int(rng.integers(2**31))
@@ -227,7 +232,7 @@ def _optuna(sampler_name: str) -> Callable[[_Evaluator, np.random.Generator], No
 
 
 def _tt(ev: _Evaluator, rng: np.random.Generator, rank: int = 2) -> None:
-    from ttopt import TTOpt
+    from ttopt import TTOpt  # only when a tensor-train search runs
 
     def f(indices: np.ndarray) -> np.ndarray:
         return np.array([ev(i) for i in indices])
@@ -264,6 +269,9 @@ def search(
 
     ``strategy``: "grid" (grid order), "random" (without replacement), "tpe" or "gp"
     (Optuna's Bayesian samplers), "tt" (TTOpt, tensor-train). Returns the Trace.
+
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
+    space, same budget, 20 repetitions".
     """
     check_choice("strategy", strategy, STRATEGIES)
     budget = _check_space_objective_budget(space, objective, budget)
@@ -289,6 +297,8 @@ def gp_posterior(
 
     k(a, b) = signal**2 * exp(-(a - b)**2 / (2 * length_scale**2)); ``noise`` is the variance
     added on the diagonal for the observations. The prior mean is the mean of ``y_seen``.
+
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "Bayesian optimization, one step at a time".
     """
     x_seen, y_seen, x_query = (
         np.asarray(v, dtype=float).ravel() for v in (x_seen, y_seen, x_query)
@@ -317,8 +327,11 @@ def gp_posterior(
 
 
 def expected_improvement(mean, std, best: float) -> np.ndarray:
-    """How much below ``best`` (we minimize) each point is expected to land, under the surrogate."""
-    from scipy.stats import norm
+    """How much below ``best`` (we minimize) each point is expected to land, under the surrogate.
+
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "Bayesian optimization, one step at a time".
+    """
+    from scipy.stats import norm  # ~60 MB and 1 s: only where expected improvement is drawn
 
     mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
     if mean.shape != std.shape:
@@ -332,7 +345,7 @@ def expected_improvement(mean, std, best: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# The tabular benchmark: every grid point trained in advance, so searches replay in seconds.
+# The course's search space, and the objective trained live.
 
 COURSE_SPACE = {
     "lr": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
@@ -340,78 +353,16 @@ COURSE_SPACE = {
     "width": [4, 8, 16, 32],
     "kernel_size": [1, 3, 5, 7],
 }
-TABLE_RECIPE = dict(epochs=3, train_subset=1000, seeds=[0, 1])
-
-
-def table_path() -> Path:
-    from labkit.data import data_dir
-
-    return data_dir() / "search_table.json"
-
-
-class SearchTable:
-    """Validation errors of every grid point, for several training seeds."""
-
-    def __init__(self, space: SearchSpace, errors: np.ndarray, meta: dict | None = None) -> None:
-        errors = np.asarray(errors, dtype=float)
-        if errors.shape[:-1] != space.shape:
-            raise ValueError(
-                f"argument 'errors' must have shape {space.shape} + (seeds,), got {errors.shape}"
-            )
-        self.space, self.errors, self.meta = space, errors, meta or {}
-
-    @property
-    def mean_errors(self) -> np.ndarray:
-        """The objective: validation error averaged over training seeds, for every grid point."""
-        return self.errors.mean(axis=-1)
-
-    @property
-    def best_error(self) -> float:
-        return float(self.mean_errors.min())
-
-    @property
-    def best_config(self) -> dict:
-        return self.space.config(np.unravel_index(int(self.mean_errors.argmin()), self.space.shape))
-
-    def objective(self) -> Objective:
-        """config -> mean validation error, looked up instead of trained."""
-        means = self.mean_errors
-
-        def lookup(config: dict) -> float:
-            return float(means[self.space.index(config)])
-
-        return lookup
-
-    def save(self, path: Path | None = None) -> Path:
-        path = Path(path or table_path())
-        record = {
-            "space": self.space.to_dict(),
-            "errors": self.errors.round(6).tolist(),
-            "meta": self.meta,
-        }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        tmp.replace(path)  # atomic: a failed build never leaves half a table
-        return path
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> SearchTable:
-        path = Path(path or table_path())
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path} is missing. Restore it with `git checkout data/` or "
-                "rebuild it with `labkit search build-table` (about 10 min)."
-            )
-        record = json.loads(path.read_text())
-        return cls(SearchSpace(record["space"]), np.array(record["errors"]), record["meta"])
 
 
 def live_objective(
     data, epochs: int = 3, train_subset: int | None = 1000, seed: int = 0, progress: bool = False
 ) -> Objective:
-    """config -> validation error of a SmallCNN trained with it now (notebook 02's live search)."""
-    from labkit.train import train_small_cnn
+    """config -> validation error of a SmallCNN trained with it now.
 
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The search space and the objective".
+    """
+    check_dataset("data", data)
     epochs = check_int("epochs", epochs, min_value=1, max_value=100)
     if train_subset is not None:
         data = data.with_train_subset(
@@ -424,138 +375,3 @@ def live_objective(
         ).val_error
 
     return train_and_validate
-
-
-def build_table(
-    space: Mapping[str, Sequence] | None = None,
-    epochs: int = TABLE_RECIPE["epochs"],
-    train_subset: int = TABLE_RECIPE["train_subset"],
-    seeds: Sequence[int] = tuple(TABLE_RECIPE["seeds"]),
-    progress: bool = True,
-    path: Path | None = None,
-) -> SearchTable:
-    """Train every grid point once per seed and save the table (``labkit search build-table``)."""
-    from tqdm.auto import tqdm
-
-    from labkit.data import load_digits
-    from labkit.env import versions
-
-    space = SearchSpace(space or COURSE_SPACE)
-    if not seeds:
-        raise ValueError("argument 'seeds' must list at least one seed")
-    data = load_digits()
-    errors = np.zeros(space.shape + (len(seeds),))
-    start = time.perf_counter()
-    configs = list(itertools.product(*(range(n) for n in space.shape)))
-    for index in tqdm(configs, desc="training every grid point", disable=not progress):
-        for s, seed in enumerate(seeds):
-            errors[index + (s,)] = live_objective(data, epochs, train_subset, seed)(
-                space.config(index)
-            )
-    v = versions()
-    meta = {
-        "command": "labkit search build-table",
-        "epochs": epochs,
-        "train_subset": train_subset,
-        "seeds": list(seeds),
-        "dataset": dict(name="digits", **data.details),
-        "validation_images": len(data.val),
-        "objective": "validation error (fraction)",
-        "seconds": round(time.perf_counter() - start, 1),
-        "torch": v["torch"],
-        "labkit": v["labkit"],
-    }
-    table = SearchTable(space, errors, meta)
-    table.save(path)
-    return table
-
-
-# ---------------------------------------------------------------------------------------------
-# Replaying many searches against the table, and summarizing them.
-
-
-@dataclass
-class Replay:
-    """Best-so-far curves of many repetitions of each strategy on one table."""
-
-    budget: int
-    best_so_far: dict[str, np.ndarray]  # strategy -> (repeats, budget)
-    table_best: float
-    grid_size: int
-
-    def regret(self, strategy: str) -> np.ndarray:
-        """Best error found so far minus the grid's best, per repetition and evaluation."""
-        return self.best_so_far[strategy] - self.table_best
-
-    def evals_to_best(self, strategy: str, tolerance: float = 0.005) -> np.ndarray:
-        """Per repetition: evaluations until within ``tolerance`` of the grid's best (the budget
-        if never)."""
-        hit = self.regret(strategy) <= tolerance + 1e-12
-        return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, self.budget)
-
-
-def replay(
-    table: SearchTable,
-    strategies: Sequence[str] = STRATEGIES,
-    budget: int | None = None,
-    repeats: int = 20,
-    seed: int = 0,
-    progress: bool = True,
-) -> Replay:
-    """Run each strategy ``repeats`` times against the table (different seeds each time)."""
-    from tqdm.auto import tqdm
-
-    if not isinstance(table, SearchTable):
-        raise TypeError(f"argument 'table' must be a SearchTable, got {type(table).__name__}")
-    for s in strategies:
-        check_choice("strategies", s, STRATEGIES)
-    budget = (
-        table.space.size
-        if budget is None
-        else check_int("budget", budget, min_value=1, max_value=table.space.size)
-    )
-    repeats = check_int("repeats", repeats, min_value=1, max_value=10_000)
-    objective = table.objective()
-    curves = {}
-    for strategy in strategies:
-        runs = []
-        # Grid order is fixed, so one run is every run.
-        n = 1 if strategy == "grid" else repeats
-        for r in tqdm(range(n), desc=f"replaying {strategy}", disable=not progress, leave=False):
-            runs.append(
-                search(strategy, table.space, objective, budget, seed=seed + r).best_so_far()
-            )
-        curves[strategy] = np.array(runs * (repeats if strategy == "grid" else 1))
-    return Replay(budget, curves, table.best_error, table.space.size)
-
-
-def benchmark(
-    table: SearchTable,
-    repeats: int = 20,
-    budget_fraction: float = 0.25,
-    tolerance: float = 0.005,
-    progress: bool = False,
-) -> dict:
-    """The numbers ``labkit bench search --json`` prints."""
-    repeats = check_int("repeats", repeats, min_value=1)
-    budget_fraction = check_float(
-        "budget_fraction", budget_fraction, low=0, high=1, low_inclusive=False
-    )
-    budget = max(1, round(budget_fraction * table.space.size))
-    at = max(1, round(0.10 * table.space.size))
-    result = replay(table, STRATEGIES, budget=budget, repeats=repeats, progress=progress)
-    strategies = {}
-    for s in STRATEGIES:
-        strategies[s] = {
-            "median_evals_to_best": float(np.median(result.evals_to_best(s, tolerance))),
-            "median_regret_at_10pct": float(np.median(result.regret(s)[:, min(at, budget) - 1])),
-        }
-    return {
-        "technique": "search",
-        "grid_size": table.space.size,
-        "repeats": repeats,
-        "budget": budget,
-        "tolerance": tolerance,
-        "grid_best_error": table.best_error,
-        "strategies": strategies,
-    }

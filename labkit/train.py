@@ -1,11 +1,15 @@
-"""Training and evaluation: one loop for the whole course, with a progress bar.
+"""Training and evaluation: one loop for the whole course, with a progress bar, and accuracy
+with its 95% interval.
 
-Introduced in notebooks/00_welcome.ipynb (training the baseline) and used for
-every experiment in notebooks/01_parameters_vs_hyperparameters.ipynb.
+Introduced in notebooks/00_welcome.ipynb ("A model trained in seconds") and used for every
+experiment after it. The loop, ``fit``, reads in one screen: ``_train_epoch`` and
+``_evaluate_split`` do the work; ``fit`` checks arguments, builds the optimizer and keeps the
+record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -16,14 +20,26 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from labkit._validate import check_choice, check_float, check_int, check_module
-from labkit.data import Dataset, Split
+from labkit._validate import (
+    check_callable,
+    check_choice,
+    check_float,
+    check_int,
+    check_module,
+)
+from labkit.data import Dataset, Split, check_dataset, check_split
+from labkit.measure import count_parameters
+from labkit.models import create_model
 
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
+EVAL_BATCH = 512  # images per forward pass when evaluating (memory, not accuracy)
 
 
 def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (good even near 0% and 100%)."""
+    """Wilson score interval for a proportion (good even near 0% and 100%).
+
+    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    """
     total = check_int("total", total, min_value=1)
     correct = check_int("correct", correct, min_value=0, max_value=total)
     confidence = check_float("confidence", confidence, low=0.5, high=1, high_inclusive=False)
@@ -44,7 +60,11 @@ def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tup
 
 @dataclass(frozen=True)
 class Accuracy:
-    """A measured accuracy with its 95% confidence interval (Wilson)."""
+    """A measured accuracy with its 95% confidence interval (Wilson). ``value`` is a fraction
+    (0.98); ``percent`` the same in percent (98.0).
+
+    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    """
 
     correct: int
     total: int
@@ -52,6 +72,10 @@ class Accuracy:
     @property
     def value(self) -> float:
         return self.correct / self.total
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.correct / self.total
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -66,12 +90,15 @@ class Accuracy:
 
     def __str__(self) -> str:
         lo, hi = self.interval
-        return f"{100 * self.value:.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}%, n={self.total})"
+        return f"{self.percent:.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}%, n={self.total})"
 
 
 @dataclass
 class History:
-    """What happened in each epoch of ``fit``."""
+    """What happened in each epoch of ``fit``.
+
+    Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -79,21 +106,11 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     batch_loss: list[float] = field(default_factory=list)  # every step, to see the noise
     seconds: float = 0.0
+    stopped: str = ""  # why training ended early, if it did
 
     @property
     def epochs(self) -> int:
         return len(self.train_loss)
-
-
-def _check_split(name: str, split: Split) -> Split:
-    if not isinstance(split, Split):
-        raise TypeError(
-            f"argument '{name}' must be a labkit.data.Split (such as data.train), "
-            f"got {type(split).__name__}"
-        )
-    if len(split) == 0:
-        raise ValueError(f"argument '{name}' is empty")
-    return split
 
 
 def _device_of(net: nn.Module) -> torch.device:
@@ -102,33 +119,89 @@ def _device_of(net: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def _loss_and_accuracy(net: nn.Module, split: Split, batch_size: int) -> tuple[float, int]:
+def _evaluate_split(net: nn.Module, split: Split) -> tuple[float, torch.Tensor]:
+    """Mean cross-entropy and the predicted class of every image, in eval mode."""
     device = _device_of(net)
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(split), batch_size):
-        X = split.X[start : start + batch_size].to(device)
-        y = split.y[start : start + batch_size].to(device)
+    total_loss, predicted = 0.0, []
+    for start in range(0, len(split), EVAL_BATCH):
+        X = split.X[start : start + EVAL_BATCH].to(device)
+        y = split.y[start : start + EVAL_BATCH].to(device)
         logits = net(X)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
-    return total_loss / len(split), correct
+        predicted.append(logits.argmax(1).cpu())
+    return total_loss / len(split), torch.cat(predicted)
 
 
-def evaluate(net: nn.Module, split: Split, batch_size: int = 512) -> Accuracy:
-    """Accuracy of ``net`` on ``split``, with its 95% confidence interval."""
+def predict(net: nn.Module, split: Split) -> torch.Tensor:
+    """The class ``net`` predicts for every image of ``split`` (eval mode; the model's mode is
+    restored). Two models' predictions on the same images are what a paired comparison needs.
+
+    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    """
     check_module("net", net)
-    _check_split("split", split)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
+    check_split("split", split)
     was_training = net.training
     net.eval()
     try:
-        _, correct = _loss_and_accuracy(net, split, batch_size)
+        return _evaluate_split(net, split)[1]
     finally:
         net.train(was_training)
-    return Accuracy(correct, len(split))
+
+
+def evaluate(net: nn.Module, split: Split) -> Accuracy:
+    """Accuracy of ``net`` on ``split``, with its 95% confidence interval.
+
+    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    """
+    predicted = predict(net, split)
+    return Accuracy(int((predicted == split.y).sum()), len(split))
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _make_optimizer(
+    net: nn.Module, name: str, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    params = [p for p in net.parameters() if p.requires_grad]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
+def _train_epoch(
+    net: nn.Module,
+    train: Split,
+    opt: torch.optim.Optimizer,
+    order: torch.Tensor,
+    batch_size: int,
+    loss_fn: LossFn | None,
+    after_step: Callable[[nn.Module], None] | None,
+    history: History,
+) -> bool:
+    """One pass over ``train`` in ``order``; appends to ``history``. False if the loss stopped
+    being a finite number (a learning rate too high), which ends training."""
+    device = _device_of(net)
+    net.train()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(train), batch_size):
+        idx = order[start : start + batch_size]
+        X, y = train.X[idx].to(device), train.y[idx].to(device)
+        logits = net(X)
+        loss = loss_fn(logits, y, X) if loss_fn else F.cross_entropy(logits, y)
+        if not torch.isfinite(loss):
+            return False
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if after_step is not None:
+            after_step(net)
+        history.batch_loss.append(loss.item())
+        total_loss += history.batch_loss[-1] * len(idx)
+        correct += (logits.argmax(1) == y).sum().item()
+    history.train_loss.append(total_loss / len(train))
+    history.train_acc.append(correct / len(train))
+    return True
 
 
 def fit(
@@ -148,18 +221,21 @@ def fit(
     progress: bool = True,
     desc: str = "training",
 ) -> History:
-    """Train ``net`` on ``train`` and record loss and accuracy each epoch.
+    """Train ``net`` on ``train`` (where the model is: the CPU in this course) and record loss
+    and accuracy each epoch; the model is left in eval mode.
 
-    ``loss_fn(logits, y, X)`` replaces cross-entropy (notebook 07 uses it for distillation);
-    ``after_step(net)`` runs after every optimizer step (notebook 03 re-applies pruning masks).
-    ``on_epoch(epoch, history)`` runs after each epoch; returning True stops training early
-    (notebook 02's Optuna pruner uses it).
-    ``seed`` fixes the order of the batches.
+    ``loss_fn(logits, y, X)`` replaces cross-entropy (distillation uses it);
+    ``after_step(net)`` runs after every optimizer step (pruning re-applies its masks there);
+    ``on_epoch(epoch, history)`` runs after each epoch, and returning True stops training
+    (an Optuna pruner uses it). ``seed`` fixes the order of the batches. A loss that stops
+    being finite (learning rate too high) ends training, with ``history.stopped`` saying why.
+
+    Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
     """
     check_module("net", net)
-    _check_split("train", train)
+    check_split("train", train)
     if val is not None:
-        _check_split("val", val)
+        check_split("val", val)
     epochs = check_int("epochs", epochs, min_value=1, max_value=10_000)
     lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
     batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(train))
@@ -167,133 +243,134 @@ def fit(
     weight_decay = check_float("weight_decay", weight_decay, low=0, high=1)
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
     for fn_name, fn in (("loss_fn", loss_fn), ("after_step", after_step), ("on_epoch", on_epoch)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"argument '{fn_name}' must be callable or None")
+        if fn is not None:
+            check_callable(fn_name, fn)
 
-    params = [p for p in net.parameters() if p.requires_grad]
-    if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    device = _device_of(net)
+    opt = _make_optimizer(net, optimizer, lr, weight_decay)
     g = torch.Generator().manual_seed(seed)
     history = History()
     start_time = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=True)
-    for _ in bar:
-        net.train()
-        order = torch.randperm(len(train), generator=g)
-        total_loss, correct = 0.0, 0
-        for start in range(0, len(train), batch_size):
-            idx = order[start : start + batch_size]
-            X, y = train.X[idx].to(device), train.y[idx].to(device)
-            logits = net(X)
-            loss = loss_fn(logits, y, X) if loss_fn else F.cross_entropy(logits, y)
-            if not torch.isfinite(loss):
-                history.train_loss.append(float("nan"))
-                history.train_acc.append(float("nan"))
-                bar.set_postfix_str("loss is not finite: lr too high? stopped")
-                history.seconds = time.perf_counter() - start_time
+    with tqdm(range(epochs), desc=desc, disable=not progress, leave=True) as bar:
+        for _ in bar:
+            order = torch.randperm(len(train), generator=g)
+            if not _train_epoch(net, train, opt, order, batch_size, loss_fn, after_step, history):
+                history.stopped = "the loss stopped being a finite number: lr too high?"
+                bar.set_postfix_str(history.stopped)
+                break
+            postfix = {"loss": f"{history.train_loss[-1]:.3f}"}
+            if val is not None:
                 net.eval()
-                return history
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if after_step is not None:
-                after_step(net)
-            history.batch_loss.append(loss.item())
-            total_loss += history.batch_loss[-1] * len(idx)
-            correct += (logits.argmax(1) == y).sum().item()
-        history.train_loss.append(total_loss / len(train))
-        history.train_acc.append(correct / len(train))
-        if val is not None:
-            net.eval()
-            vloss, vcorrect = _loss_and_accuracy(net, val, 512)
-            history.val_loss.append(vloss)
-            history.val_acc.append(vcorrect / len(val))
-            bar.set_postfix(
-                loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{history.val_acc[-1]:.3f}"
-            )
-        else:
-            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
-        if on_epoch is not None and on_epoch(history.epochs, history):
-            bar.set_postfix_str(f"stopped after epoch {history.epochs}")
-            break
-    bar.close()
+                val_loss, predicted = _evaluate_split(net, val)
+                history.val_loss.append(val_loss)
+                history.val_acc.append(float((predicted == val.y).float().mean()))
+                postfix["val_acc"] = f"{history.val_acc[-1]:.3f}"
+            bar.set_postfix(postfix)
+            if on_epoch is not None and on_epoch(history.epochs, history):
+                history.stopped = f"stopped after epoch {history.epochs} by on_epoch"
+                bar.set_postfix_str(history.stopped)
+                break
     net.eval()
     history.seconds = time.perf_counter() - start_time
     return history
 
 
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The choices behind one training run of the course model, each checked on creation.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Hyperparameters: what we chose".
+    """
+
+    lr: float = 3e-3  # step size of the optimizer
+    batch_size: int = 64  # images averaged per step
+    epochs: int = 3  # passes over the training images
+    kernel_size: int = 3  # side of every conv kernel (odd)
+    width: int = 16  # channels of the first conv block (the others use twice that)
+    optimizer: str = "adam"  # "adam" or "sgd" (with momentum 0.9)
+    seed: int = 0  # initial weights and batch order
+
+    def __post_init__(self) -> None:
+        check_float("lr", self.lr, low=0, high=10, low_inclusive=False)
+        check_int("batch_size", self.batch_size, min_value=1)
+        check_int("epochs", self.epochs, min_value=1, max_value=10_000)
+        check_int("kernel_size", self.kernel_size, min_value=1, max_value=11)
+        check_int("width", self.width, min_value=1, max_value=512)
+        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        check_int("seed", self.seed, min_value=0, max_value=2**32 - 1)
+
+    @classmethod
+    def of(cls, **values) -> Hyperparameters:
+        """Hyperparameters from keyword arguments; an unknown name is refused by name."""
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        for name in values:
+            check_choice("hyperparameter name", name, allowed)
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class Trial:
-    """One training run of the course model with given hyperparameters, and its outcome."""
+    """One training run of the course model with given hyperparameters, and its outcome.
 
-    hyperparameters: dict
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "The objective: an error to
+    minimize".
+    """
+
+    hyperparameters: Hyperparameters
     history: History
-    val: Accuracy
-    parameters: int
-    seconds: float
+    val_accuracy: Accuracy
+    n_params: int
     net: nn.Module
 
     @property
     def val_error(self) -> float:
         """The objective that tuning minimizes: the fraction of validation images misread."""
-        return self.val.error
+        return self.val_accuracy.error
+
+    @property
+    def seconds(self) -> float:
+        return self.history.seconds
 
 
 def train_small_cnn(
     data: Dataset,
     *,
-    lr: float = 3e-3,
-    batch_size: int = 64,
-    epochs: int = 3,
-    kernel_size: int = 3,
-    width: int = 16,
-    optimizer: str = "adam",
-    seed: int = 0,
     progress: bool = True,
     on_epoch: Callable[[int, History], bool | None] | None = None,
+    **hyperparameters,
 ) -> Trial:
-    """Build a fresh SmallCNN with these hyperparameters, train it, and score it on data.val.
+    """Build a fresh SmallCNN with these hyperparameters (names and defaults:
+    :class:`Hyperparameters`), train it on ``data.train``, and score it on ``data.val``.
 
     The one experiment behind notebook 01's trade-offs, its explorer, and notebook 02's search.
     ``on_epoch`` is passed to ``fit`` (return True to stop early, as a pruner does).
-    """
-    from labkit.measure import count_parameters
-    from labkit.models import create_model
 
-    if not isinstance(data, Dataset):
-        raise TypeError(f"argument 'data' must be a labkit.data.Dataset, got {type(data).__name__}")
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "The objective: an error to
+    minimize".
+    """
+    check_dataset("data", data)
+    hp = Hyperparameters.of(**hyperparameters)
     net = create_model(
         "small_cnn",
-        seed=seed,
-        width=width,
-        kernel_size=kernel_size,
+        seed=hp.seed,
+        width=hp.width,
+        kernel_size=hp.kernel_size,
         num_classes=data.num_classes,
         in_channels=data.image_shape[0],
     )
-    desc = f"lr={lr:g} bs={batch_size} k={kernel_size} w={width}"
     history = fit(
         net,
         data.train,
         data.val,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        optimizer=optimizer,
-        seed=seed,
+        epochs=hp.epochs,
+        lr=hp.lr,
+        batch_size=hp.batch_size,
+        optimizer=hp.optimizer,
+        seed=hp.seed,
         progress=progress,
-        desc=desc,
+        desc=f"lr={hp.lr:g} bs={hp.batch_size} k={hp.kernel_size} w={hp.width}",
         on_epoch=on_epoch,
     )
-    hp = dict(
-        lr=lr,
-        batch_size=batch_size,
-        epochs=epochs,
-        kernel_size=kernel_size,
-        width=width,
-        optimizer=optimizer,
-        seed=seed,
-    )
-    return Trial(hp, history, evaluate(net, data.val), count_parameters(net), history.seconds, net)
+    return Trial(hp, history, evaluate(net, data.val), count_parameters(net), net)

@@ -18,6 +18,10 @@ import torch
 from torch import nn
 
 from labkit._validate import check_choice
+from labkit.data import data_dir, load_digits
+from labkit.env import seed_everything, versions
+from labkit.models import create_model
+from labkit.train import evaluate, fit
 
 # What each checkpoint is and how it is trained. Changing a line here means
 # running `labkit zoo build` and committing data/zoo again.
@@ -38,16 +42,35 @@ MANIFEST = "manifest.json"
 
 
 class ZooError(RuntimeError):
-    """A checkpoint is missing, altered, or unknown; the message names the fix."""
+    """A checkpoint is missing, altered, or unknown; the message names the fix.
+
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
 
 
 def zoo_dir() -> Path:
-    from labkit.data import data_dir
+    """Where the checkpoints and their manifest live (data/zoo).
 
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
     return data_dir() / "zoo"
 
 
+def recipe(name: str = "baseline") -> dict:
+    """How checkpoint ``name`` is built: its architecture arguments and its training
+    hyperparameters, as ``labkit zoo build`` uses them.
+
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Hyperparameters: what we chose".
+    """
+    check_choice("name", name, RECIPES)
+    return {"model": dict(RECIPES[name]["model"]), "train": dict(RECIPES[name]["train"])}
+
+
 def sha256_of(path: Path) -> str:
+    """The SHA-256 fingerprint of a file, as the manifest stores it.
+
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -56,20 +79,24 @@ def sha256_of(path: Path) -> str:
 
 
 def read_manifest(root: Path | None = None) -> dict:
+    """The zoo's manifest: every checkpoint's file, fingerprint, recipe and accuracy.
+
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
     path = Path(root or zoo_dir()) / MANIFEST
+    fix = "Restore it with `git checkout data/zoo` or rebuild the zoo with `labkit zoo build`."
     if not path.exists():
-        raise ZooError(
-            f"{path} is missing. Restore it with `git checkout data/zoo` or rebuild "
-            "the zoo with `labkit zoo build`."
-        )
-    return json.loads(path.read_text())
+        raise ZooError(f"{path} is missing. {fix}")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ZooError(f"{path} is not valid JSON ({err}): it was altered. {fix}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
+        raise ZooError(f"{path} has no 'models' table: it was altered. {fix}")
+    return manifest
 
 
 def _train_one(name: str, data, progress: bool) -> tuple[nn.Module, dict]:
-    from labkit.env import seed_everything
-    from labkit.models import create_model
-    from labkit.train import evaluate, fit
-
     recipe = RECIPES[name]
     seed_everything(recipe["train"]["seed"])
     net = create_model("small_cnn", seed=recipe["train"]["seed"], **recipe["model"])
@@ -82,10 +109,9 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
 
     Everything is written to a temporary folder first and moved into place at the
     end, so an interrupted build leaves the old zoo untouched.
-    """
-    from labkit.data import load_digits
-    from labkit.env import versions
 
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo" (``labkit zoo build``).
+    """
     names = list(RECIPES) if names is None else list(names)
     if not names:
         raise ValueError("argument 'names' is empty; give at least one of " + ", ".join(RECIPES))
@@ -130,11 +156,20 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
 
 
 def verify(name: str, root: Path | None = None) -> Path:
-    """Return the checkpoint's path if it exists and matches its manifest sha256."""
+    """Return the checkpoint's path if it exists and matches its manifest sha256.
+
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
     root = Path(root or zoo_dir())
     manifest = read_manifest(root)
     check_choice("name", name, manifest["models"])
     entry = manifest["models"][name]
+    if not isinstance(entry, dict) or not {"file", "sha256", "model", "arch"} <= set(entry):
+        raise ZooError(
+            f"the manifest's entry for {name!r} lacks file, sha256, arch or model: it was "
+            "altered. Restore it with `git checkout data/zoo` or rebuild the zoo with "
+            "`labkit zoo build`."
+        )
     path = root / entry["file"]
     if not path.exists():
         raise ZooError(
@@ -152,9 +187,10 @@ def verify(name: str, root: Path | None = None) -> Path:
 
 
 def load_pretrained(name: str = "baseline", root: Path | None = None) -> nn.Module:
-    """The trained model ``name`` from the zoo, verified, in eval mode."""
-    from labkit.models import create_model
+    """The trained model ``name`` from the zoo, verified, in eval mode.
 
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
     if not isinstance(name, str):
         raise TypeError(
             f"argument 'name' must be a zoo model name such as 'baseline', got {name!r}"

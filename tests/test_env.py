@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from labkit import env
+from labkit import env, hardware
 
 
 def test_setup_seeds_python_numpy_and_torch_the_same_way_each_time():
@@ -68,11 +68,16 @@ def test_the_network_guard_blocks_connections_and_lookups_beyond_this_machine():
         socket.create_connection(("example.com", 80), timeout=1)
     with pytest.raises(env.NetworkBlockedError):
         socket.socket().connect(("10.1.2.3", 80))
+    with socket.socket() as sock, pytest.raises(env.NetworkBlockedError):
+        sock.connect_ex(("10.1.2.3", 80))
+    with pytest.raises(env.NetworkBlockedError):
+        socket.getaddrinfo("127.example.com", 80)  # a name, not a loopback address
     assert socket.getaddrinfo("localhost", 80)  # loopback (kernels) still works
+    assert env._is_loopback("127.0.0.1") and env._is_loopback("::1")
 
 
 def test_cpu_features_on_this_machine_are_explained():
-    cpu = env.cpu_features()
+    cpu = hardware.cpu_features()
     assert cpu.arch == platform.machine()
     assert cpu.capability == torch.backends.cpu.get_cpu_capability()
     assert any(n.startswith("int8") for n in cpu.notes)
@@ -82,28 +87,42 @@ def test_cpu_features_on_this_machine_are_explained():
 
 def test_a_mac_without_compiler_is_told_what_to_expect(monkeypatch):
     monkeypatch.setattr(platform, "machine", lambda: "arm64")
-    monkeypatch.setattr(env, "_cpuinfo_flags", lambda: ("Apple M2", set()))
-    monkeypatch.setattr(env, "_torch_cpu_check", lambda name: False)  # what torch says on a Mac
-    monkeypatch.setattr(env, "find_compiler", lambda: None)
-    cpu = env.cpu_features()
-    assert not cpu.vnni and not cpu.int8_speed_path
+    monkeypatch.setattr(hardware, "_cpuinfo_flags", lambda: ("Apple M2", set()))
+    monkeypatch.setattr(hardware, "_torch_cpu_check", lambda name: False)  # what torch says
+    monkeypatch.setattr(hardware, "find_compiler", lambda: (None, "no C++ compiler on the PATH"))
+    cpu = hardware.cpu_features()
+    assert not cpu.vnni and not cpu.int8_speed_path and not cpu.x86
     text = " ".join(cpu.notes)
-    assert "does not run on arm64" in text
-    assert "fall back to eager mode" in text
+    assert "x86-only" in text
+    assert "fall back to eager" in text
+
+
+def test_a_compiler_on_the_path_that_cannot_compile_counts_as_none(monkeypatch, tmp_path):
+    broken = tmp_path / "g++"
+    broken.write_text("#!/bin/sh\necho 'fatal error: no such file' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CXX", raising=False)
+    hardware._compiler_works.cache_clear()
+    try:
+        path, problem = hardware.find_compiler()
+    finally:
+        hardware._compiler_works.cache_clear()
+    assert path is None and "failed to compile" in problem and "fatal error" in problem
 
 
 def test_a_cpu_without_native_bf16_is_warned(monkeypatch):
-    monkeypatch.setattr(env, "_cpuinfo_flags", lambda: ("old x86", {"avx2"}))
-    cpu = env.cpu_features()
-    assert not cpu.native_bf16 and not cpu.vnni and not cpu.amx
+    monkeypatch.setattr(hardware, "_cpuinfo_flags", lambda: ("old x86", {"avx2"}))
+    cpu = hardware.cpu_features()
+    assert not cpu.native_bf16 and not cpu.vnni and not cpu.amx and not cpu.native_fp16
     assert "slower than float32" in " ".join(cpu.notes)
 
 
 def test_a_cpu_with_amx_and_bf16_is_recognized(monkeypatch):
     flags = {"avx512f", "avx512_vnni", "amx_tile", "amx_int8", "amx_bf16", "avx512_bf16"}
-    monkeypatch.setattr(env, "_cpuinfo_flags", lambda: ("Sapphire Rapids", flags))
-    cpu = env.cpu_features()
-    assert cpu.vnni and cpu.amx and cpu.native_bf16
+    monkeypatch.setattr(hardware, "_cpuinfo_flags", lambda: ("Sapphire Rapids", flags))
+    cpu = hardware.cpu_features()
+    assert cpu.vnni and cpu.amx and cpu.native_bf16 and cpu.x86
 
 
 def test_device_can_be_forced(monkeypatch):

@@ -16,11 +16,19 @@ def test_parameter_table_adds_up(capsys):
 
 def test_the_explorer_trains_once_without_a_click(data, capsys):
     app = explorer(data)
-    lr, batch = app.children[0].children
-    epochs, kernel = app.children[1].children
+    lr, batch = app.widget.children[0].children
+    epochs, kernel = app.widget.children[1].children
     epochs.value, kernel.value = 1, 5
-    app.train()
+    trial = app.train()
     assert "k=5" in capsys.readouterr().out and lr.value == 3e-3 and batch.value == 64
+    assert trial.hyperparameters.kernel_size == 5 and len(app.runs) == 1
+
+
+def test_a_click_trains_into_the_output_and_gives_the_button_back(data):
+    app = explorer(data)
+    app.epochs.value = 1
+    app.button.click()
+    assert len(app.runs) == 1 and not app.button.disabled and app.button.description == "Train"
 
 
 def test_the_explorer_needs_a_dataset():

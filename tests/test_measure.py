@@ -7,14 +7,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from labkit.measure import (
     activation_memory,
+    compare_latency,
     count_macs,
     count_parameters,
+    file_bytes,
     format_bytes,
     measure_latency,
     peak_memory,
-    serialized_size,
     sparsity,
-    speedup,
+    tensor_bytes,
 )
 from labkit.models import SmallCNN, create_model
 
@@ -26,9 +27,19 @@ def test_count_parameters_counts_weights_and_biases():
     assert count_parameters(frozen, trainable_only=True) == 10
 
 
-def test_serialized_size_grows_with_the_parameters():
-    small, big = serialized_size(SmallCNN(width=8)), serialized_size(SmallCNN(width=32))
-    assert big > small > 4 * count_parameters(SmallCNN(width=8))
+def test_file_bytes_grow_with_the_parameters_and_exceed_the_tensor_bytes():
+    small, big = file_bytes(SmallCNN(width=8)), file_bytes(SmallCNN(width=32))
+    assert big > small > tensor_bytes(SmallCNN(width=8)) > 4 * count_parameters(SmallCNN(width=8))
+
+
+def test_tensor_bytes_count_parameters_and_buffers_once():
+    net = SmallCNN(width=8)
+    numbers = sum(t.numel() * t.element_size() for t in net.state_dict().values())
+    assert tensor_bytes(net) == numbers == tensor_bytes(net.state_dict())
+    shared = torch.zeros(10)
+    assert tensor_bytes([shared, shared]) == 40
+    with pytest.raises(TypeError, match="argument 'obj'"):
+        tensor_bytes(3)
 
 
 @pytest.mark.parametrize(
@@ -114,10 +125,10 @@ def test_format_bytes(n, text):
     [
         lambda: count_parameters("net"),
         lambda: sparsity([1, 2]),
-        lambda: serialized_size(3),
+        lambda: file_bytes(3),
         lambda: peak_memory(5),
         lambda: count_macs(SmallCNN(), torch.zeros(0, 1, 16, 16)),
-        lambda: speedup({}, "a", "b"),
+        lambda: compare_latency({}, torch.zeros(1)),
     ],
 )
 def test_measure_functions_reject_bad_input(bad):
@@ -125,14 +136,46 @@ def test_measure_functions_reject_bad_input(bad):
         bad()
 
 
-def test_speedup_divides_the_reference_median_by_the_models():
-    from labkit.measure import Latency
+def test_ratios_are_taken_inside_each_round_and_summarized():
+    from labkit.measure import Latency, LatencyComparison
 
     def lat(ms):
         return Latency(median_ms=ms, p10_ms=ms, p90_ms=ms, runs=1, threads=1)
 
-    timings = {"base": lat(30.0), "fast": lat(7.0)}
-    assert speedup(timings, "fast", "base") == 4.286
-    assert speedup(timings, "base", "fast") == 0.233
-    with pytest.raises(ValueError, match="argument 'name' must be one of 'base', 'fast'"):
-        speedup(timings, "slow", "base")
+    timings = LatencyComparison(
+        {"base": [lat(30.0), lat(60.0), lat(30.0)], "fast": [lat(7.5), lat(12.0), lat(10.0)]}
+    )
+    ratio = timings.ratio("fast", "base")
+    assert (ratio.median, ratio.low, ratio.high, ratio.rounds) == (4.0, 3.0, 5.0, 3)
+    assert timings["base"].median_ms == 30.0
+    with pytest.raises(ValueError, match="argument 'name' must be one of the timed models"):
+        timings.ratio("slow", "base")
+
+
+def test_compare_latency_times_every_model_side_by_side():
+    net = SmallCNN().eval()
+    result = compare_latency({"a": net, "b": net}, torch.zeros(2, 1, 16, 16), rounds=3, runs=3)
+    assert set(result) == {"a", "b"} and all(len(r) == 3 for r in result.rounds.values())
+    assert 0 < result.ratio("a", "b").median
+    with pytest.raises(ValueError, match="nets"):
+        compare_latency({}, torch.zeros(1))
+
+
+def test_count_macs_leaves_the_model_as_it_was_and_counts_transposed_convs():
+    net = create_model("resnet18", num_classes=10)  # in training mode, with batch norm
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    count_macs(net, torch.zeros(1, 3, 32, 32))  # one image: training-mode batch norm would fail
+    assert net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    up = nn.ConvTranspose2d(4, 8, 3, stride=2)
+    x = torch.zeros(1, 4, 5, 5)
+    with FlopCounterMode(display=False) as counter:
+        up(x)
+    assert 2 * count_macs(up, x) == counter.get_total_flops() > 0
+
+
+def test_activation_memory_leaves_batch_norm_statistics_alone():
+    net = SmallCNN()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    activation_memory(net, torch.randn(8, 1, 16, 16), torch.zeros(8, dtype=torch.long))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

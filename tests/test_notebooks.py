@@ -11,6 +11,7 @@ import pytest
 
 from labkit.nbrun import BUDGET_BYTES, fill_solutions, format_table, list_notebooks, run_notebook
 
+pytestmark = pytest.mark.slow
 RUNS = []
 
 

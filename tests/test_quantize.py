@@ -1,5 +1,4 @@
 import copy
-import dataclasses
 
 import pytest
 import torch
@@ -7,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from labkit import lowbit as L
 from labkit import quantize as Q
+from labkit.measure import tensor_bytes
 from labkit.models import create_model
 
 
@@ -34,7 +35,7 @@ def test_bits_outside_2_to_16_are_refused_by_name(bits):
     with pytest.raises(ValueError, match="argument 'bits'"):
         Q.qparams(-1.0, 1.0, bits=bits)
     with pytest.raises(ValueError, match="argument 'bits'"):
-        Q.quantize_weights(nn.Linear(2, 2), bits)
+        L.quantize_weights(nn.Linear(2, 2), bits)
 
 
 def test_course_brief_example_3_14_maps_to_an_integer_and_back():
@@ -171,8 +172,6 @@ def test_calibration_bad_input():
 def test_empty_calibration_set_is_refused(net, calibration):
     with pytest.raises(ValueError, match="argument 'calibration' is empty"):
         Q.collect_inputs(net, calibration)
-    with pytest.raises(ValueError, match="argument 'calibration' is empty"):
-        Q.ptq_int8(net, calibration)
 
 
 def test_simulated_int8_keeps_accuracy_and_2_bit_activations_do_not(baseline, data):
@@ -225,110 +224,29 @@ def test_integer_linear_bad_input():
 
 def test_float_and_packed_sizes(net):
     n_float = sum(t.numel() for t in net.state_dict().values() if t.is_floating_point())
-    assert Q.float_model_bytes(net) >= 4 * n_float
+    assert tensor_bytes(net) >= 4 * n_float
     w = sum(m.weight.numel() for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     p8, p4 = Q.packed_bytes(net, 8), Q.packed_bytes(net, 4)
     assert p8 - p4 == pytest.approx(w / 2, abs=4)
-    assert Q.float_model_bytes(net) / p8 > 3
-
-
-# ----------------------------------------------------------------- real int8 (PT2E)
-
-
-@pytest.fixture(scope="module")
-def int8_model(baseline, data):
-    return Q.ptq_int8(baseline, data.train.X[:256])
-
-
-def test_ptq_int8_reference_model_keeps_accuracy(int8_model, baseline, data):
-    from labkit.train import evaluate
-
-    assert abs(evaluate(int8_model, data.test).value - evaluate(baseline, data.test).value) < 0.01
-
-
-def test_int8_size_counts_only_what_the_graph_reads(int8_model, baseline):
-    tensors = Q.graph_tensors(int8_model)
-    assert any(t.dtype == torch.int8 for t in tensors.values())
-    # the float weights still hang on the module, unused: they are not counted
-    leftover = sum(p.numel() * 4 for p in int8_model.parameters())
-    assert leftover > 0
-    size = Q.quantized_model_bytes(int8_model)
-    ratio = Q.float_model_bytes(baseline) / size
-    assert 3.5 < ratio < 4.0
-    assert size < Q.tensor_bytes(list(int8_model.parameters()) + list(tensors.values()))
-
-
-def test_model_that_cannot_be_exported_gets_the_reason(data):
-    class DataDependent(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(1, 4, 3)
-
-        def forward(self, x):
-            if x.sum() > 0:  # control flow on tensor values: torch.export cannot capture it
-                return self.conv(x)
-            return -self.conv(x)
-
-    with pytest.raises(Q.ExportError, match="argument 'net' cannot be exported") as err:
-        Q.ptq_int8(DataDependent(), data.train.X[:8])
-    assert "control flow" in str(err.value) and err.value.__cause__ is not None
-
-
-def test_compile_model_falls_back_without_a_compiler(monkeypatch, net, capsys):
-    import labkit.env
-
-    real = labkit.env.cpu_features()
-    fake = dataclasses.replace(real, compiler=None)
-    monkeypatch.setattr(labkit.env, "cpu_features", lambda: fake)
-    out = Q.compile_model(net, torch.zeros(2, 1, 16, 16), name="tiny")
-    assert out.compiled is False and out.model is net and "compiler" in out.reason
-    assert "no C++ compiler" in capsys.readouterr().out
-    assert "g++" in Q.int8_expectation()
-
-
-def test_compile_model_falls_back_when_compile_fails(monkeypatch, net):
-    def broken(*args, **kwargs):
-        raise RuntimeError("simulated inductor failure")
-
-    monkeypatch.setattr(torch, "compile", broken)
-    out = Q.compile_model(net, torch.zeros(2, 1, 16, 16), verbose=False)
-    assert out.compiled is False and "simulated inductor failure" in out.reason
-    assert out.model(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
-
-
-def test_expectation_on_arm(monkeypatch):
-    import labkit.env
-
-    real = labkit.env.cpu_features()
-    fake = dataclasses.replace(real, arch="arm64")
-    monkeypatch.setattr(labkit.env, "cpu_features", lambda: fake)
-    assert "x86-only" in Q.int8_expectation()
-
-
-def test_dynamic_int8_converts_linear_and_skips_conv(net):
-    out, counts = Q.dynamic_int8_linear(net)
-    assert counts == {"linear_int8": 1, "linear_float": 0, "conv_float": 3}
-    x = torch.randn(4, 1, 16, 16)
-    assert torch.allclose(out(x), net(x), atol=0.05)
-    assert not Q._is_quantized(net.classifier.weight)  # the original is untouched
+    assert tensor_bytes(net) / p8 > 3
 
 
 # ----------------------------------------------------------------- QAT and codebooks
 
 
 def test_fake_quant_weight_uses_straight_through_gradient():
-    layer = Q.add_fake_quant(nn.Linear(8, 4), 4)
+    layer = L.add_fake_quant(nn.Linear(8, 4), 4)
     w = layer.weight
     assert len(torch.unique(w[0])) <= 16
     layer(torch.ones(1, 8)).sum().backward()
     g = layer.parametrizations.weight.original.grad
     assert torch.allclose(g, torch.ones(4, 8))  # d(sum)/dW passes through rounding unchanged
-    Q.bake_fake_quant(layer)
+    L.bake_fake_quant(layer)
     assert isinstance(layer.weight, nn.Parameter) and len(torch.unique(layer.weight[0])) <= 16
 
 
 def test_quantize_weights_puts_each_channel_on_its_grid(net):
-    q = Q.quantize_weights(net, 3)
+    q = L.quantize_weights(net, 3)
     for m in q.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             for row in m.weight.flatten(1):
@@ -340,7 +258,7 @@ def test_kmeans_1d_agrees_with_scikit_learn_on_real_weights(baseline, k):
     from sklearn.cluster import KMeans
 
     w = baseline.features[4].weight.detach().flatten()
-    centroids, idx = Q.kmeans_1d(w, k, iterations=100)
+    centroids, idx = L.kmeans_1d(w, k, iterations=100)
     ours = float(((w - centroids[idx]) ** 2).sum())
     km = KMeans(k, n_init=10, random_state=0).fit(w.numpy().reshape(-1, 1))
     assert ours <= km.inertia_ * 1.03
@@ -351,7 +269,7 @@ def test_kmeans_1d_agrees_with_scikit_learn_on_real_weights(baseline, k):
 
 
 def test_codebook_quantize_uses_2_to_the_bits_values_per_layer(net):
-    q = Q.codebook_quantize(net, 2)
+    q = L.codebook_quantize(net, 2)
     for m in q.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             assert len(torch.unique(m.weight)) <= 4
@@ -361,8 +279,8 @@ def test_codebook_quantize_uses_2_to_the_bits_values_per_layer(net):
 def test_qat_recovers_accuracy_at_2_bits(baseline, data):
     from labkit.train import evaluate
 
-    ptq = evaluate(Q.quantize_weights(baseline, 2), data.test).value
-    trained, history = Q.qat(baseline, data, bits=2, epochs=2, progress=False)
+    ptq = evaluate(L.quantize_weights(baseline, 2), data.test).value
+    trained, history = L.qat(baseline, data, bits=2, epochs=2, progress=False)
     after = evaluate(trained, data.test).value
     assert after > ptq + 0.05
     for m in trained.modules():
@@ -371,44 +289,8 @@ def test_qat_recovers_accuracy_at_2_bits(baseline, data):
                 assert len(torch.unique(row)) <= 4
 
 
-def test_compiled_int8_gives_the_reference_models_answers(int8_model, data):
-    out = Q.compile_model(int8_model, data.test.X[:64], verbose=False)
-    from labkit.env import cpu_features
-
-    if cpu_features().compiler:
-        assert out.compiled, out.reason
-    with torch.no_grad():
-        ref = int8_model(data.test.X[:64]).argmax(1)
-        got = out.model(data.test.X[:64]).argmax(1)
-    assert (ref == got).float().mean() >= 0.98
-
-
-def test_bench_quantize_prints_the_json_the_issue_asks_for(capsys):
-    import json
-
-    from labkit.cli import main
-
-    assert main(["bench", "quantize", "--json", "--no-timm"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["technique"] == "quantize" and "VNNI" in result["cpu"]
-    assert set(result["baseline"]) >= {"acc", "size_bytes", "latency_ms"}
-    rows = {r["method"]: r for r in result["rows"]}
-    assert {"int8_ptq", "w4_qat"} <= set(rows)
-    for r in rows.values():
-        assert set(r) >= {"method", "bits", "acc", "size_ratio", "latency_ratio"}
-    assert rows["int8_ptq"]["size_ratio"] > 3.5
-    assert abs(rows["int8_ptq"]["acc"] - result["baseline"]["acc"]) <= 0.5
-    assert rows["w4_qat"]["size_ratio"] > 6
-
-
-def test_export_leaves_the_callers_model_in_its_mode(net):
-    net.train()
-    Q.export_model(net, torch.zeros(2, 1, 16, 16))
-    assert net.training
-
-
-def test_qat_bad_input(net):
-    with pytest.raises(TypeError, match="argument 'data' must be a labkit Dataset"):
-        Q.qat(net, [1, 2, 3], bits=4)
+def test_qat_bad_input(net, data):
+    with pytest.raises(TypeError, match="argument 'data' must be a labkit.data.Dataset"):
+        L.qat(net, [1, 2, 3], bits=4)
     with pytest.raises(ValueError, match="argument 'bits'"):
-        Q.qat(net, None, bits=1)
+        L.qat(net, data, bits=1)

@@ -160,3 +160,152 @@ def test_ruff_is_clean_on_the_package_tests_and_notebooks(args):
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# ----------------------------------------------------------------- lessons and helpers
+
+LABKIT = ROOT / "labkit"
+LESSON = re.compile(r'Lesson: notebooks/(\d\d_\w+\.ipynb), "([^"]+)"')
+MAX_LINES = 450
+
+
+def _headings(path: Path) -> set[str]:
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return set(re.findall(r"^#{1,4} (.+?)\s*$", text, re.M))
+
+
+def _public_definitions():
+    import ast
+
+    for path in sorted(LABKIT.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+                yield (
+                    path.relative_to(ROOT),
+                    node.name,
+                    " ".join((ast.get_docstring(node) or "").split()),
+                )
+
+
+def test_every_public_function_names_its_lesson_or_its_user():
+    headings = {p.name: _headings(p) for p in NOTEBOOKS}
+    problems = []
+    for path, name, doc in _public_definitions():
+        found = LESSON.search(doc)
+        if found:
+            notebook, section = found.groups()
+            if section not in headings.get(notebook, set()):
+                problems.append(
+                    f"{path}:{name} points to a missing section: {notebook} / {section}"
+                )
+        elif "Used by:" not in doc:
+            problems.append(f"{path}:{name} names neither its lesson nor its user")
+    assert not problems, "\n".join(problems)
+
+
+def test_modules_stay_readable_in_a_sitting():
+    for path in LABKIT.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        if len(lines) > MAX_LINES:
+            assert "Why this module is long:" in "\n".join(lines[:30]), (
+                f"{path}: {len(lines)} lines"
+            )
+
+
+def _internal_imports() -> dict[str, set[str]]:
+    """labkit module -> the labkit modules it imports at its top level."""
+    import ast
+
+    graph = {}
+    for path in LABKIT.rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        deps = set()
+        for node in ast.parse(path.read_text()).body:
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("labkit")
+            ):
+                if node.module != "labkit":  # `from labkit import plots` depends on plots only
+                    deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+        graph[name] = deps
+    return {k: {d for d in v if d in graph and d != k} for k, v in graph.items()}
+
+
+def test_labkit_has_no_import_cycle():
+    graph = _internal_imports()
+    state: dict[str, int] = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*stack, node, dep]))
+            if dep not in state:
+                visit(dep, [*stack, node])
+        state[node] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module, [])
+
+
+def test_labkit_imports_its_own_modules_at_the_top():
+    import ast
+
+    hidden = []
+    for path in LABKIT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_solution"):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith(
+                        "labkit"
+                    ):
+                        hidden.append(f"{path.relative_to(ROOT)}:{inner.lineno} in {node.name}")
+    assert not hidden, "imports of labkit inside functions:\n" + "\n".join(hidden)
+
+
+# ----------------------------------------------------------------- links
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _markdown_sources():
+    yield ROOT / "README.md", (ROOT / "README.md").read_text()
+    yield ROOT / "CONTRIBUTING.md", (ROOT / "CONTRIBUTING.md").read_text()
+    yield ROOT / "data/README.md", (ROOT / "data/README.md").read_text()
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        yield path, "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def _anchor(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading).strip().replace(" ", "-")
+
+
+def test_every_link_to_a_file_or_section_of_the_course_exists():
+    broken = []
+    for path, text in _markdown_sources():
+        for target in LINK.findall(text):
+            if re.match(r"[a-z]+:", target):  # http(s), mailto: not checked offline
+                continue
+            file, _, anchor = target.partition("#")
+            resolved = (path.parent / file) if file else path
+            if not resolved.exists():
+                broken.append(f"{path.name}: {target} (no such file)")
+            elif anchor and resolved.suffix == ".ipynb":
+                if anchor not in {_anchor(h) for h in _headings(resolved)}:
+                    broken.append(f"{path.name}: {target} (no such section)")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_contributor_guide_exists_and_pyproject_cites_it():
+    guide = ROOT / "CONTRIBUTING.md"
+    assert guide.exists()
+    assert "CONTRIBUTING.md" in (ROOT / "pyproject.toml").read_text()
+    text = guide.read_text()
+    for word in ("Glossary", "Exercises", "Benchmarks", "make unit"):
+        assert word in text, word

@@ -1,23 +1,18 @@
-import json
-
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from labkit.search import (
     COURSE_SPACE,
     STRATEGIES,
     SearchSpace,
-    SearchTable,
-    benchmark,
     expected_improvement,
     gp_posterior,
     live_objective,
-    replay,
     search,
-    table_path,
 )
+from labkit.search_table import SearchTable, noise_band, replay, table_path
 
 SPACE = SearchSpace({"a": [0, 1, 2, 3, 4, 5], "b": [10, 20, 30], "c": ["x", "y", "z", "w"]})
 
@@ -108,7 +103,7 @@ def test_random_search_samples_without_replacement(table):
 
 def test_model_based_searches_beat_random_on_a_smooth_landscape(table):
     result = replay(table, ["random", "tpe", "tt"], budget=30, repeats=8, progress=False)
-    medians = {s: np.median(result.evals_to_best(s, 0.0)) for s in result.best_so_far}
+    medians = {s: np.median(result.evals_to_reach(s, 0.0)) for s in result.curves}
     assert min(medians["tpe"], medians["tt"]) < medians["random"]
 
 
@@ -155,16 +150,36 @@ def test_tables_save_and_load(tmp_path, table):
         SearchTable(SPACE, np.zeros((6, 3, 4)))
 
 
-@settings(deadline=None, max_examples=5)
-@given(st.integers(1, 4))
-def test_benchmark_reports_every_strategy(repeats):
-    errors = _smooth_errors(SPACE)[..., None]
-    result = benchmark(SearchTable(SPACE, errors), repeats=repeats, budget_fraction=0.3)
-    assert set(result["strategies"]) == set(STRATEGIES) and result["grid_size"] == 72
-    for row in result["strategies"].values():
-        assert 1 <= row["median_evals_to_best"] <= result["budget"]
-        assert row["median_regret_at_10pct"] >= 0
-    json.dumps(result)
+def test_a_hit_on_the_last_evaluation_counts_and_never_is_past_the_budget(table):
+    from labkit.search_table import Replay
+
+    curves = {"x": np.array([[0.5, 0.4, 0.0], [0.5, 0.5, 0.5]])}
+    result = Replay(budget=3, curves=curves, best_error=0.0, grid_size=10)
+    assert list(result.evals_to_reach("x", 0.0)) == [3, 4]
+    assert result.reached("x", 0.0) == 0.5
+
+
+def test_replay_takes_a_number_of_repeats_per_strategy(table):
+    result = replay(table, ["grid", "random"], budget=5, repeats={"random": 3}, progress=False)
+    assert len(result.curves["grid"]) == 1 and len(result.curves["random"]) == 3
+    with pytest.raises(TypeError, match="strategies"):
+        replay(table, "random", budget=5)
+
+
+def test_the_noise_band_comes_from_the_seeds(table):
+    band = noise_band(SearchTable.load(table_path()))
+    assert 0 < band.width < 0.1 and band.points >= 1 and "seed" in band.definition
+    with pytest.raises(ValueError, match="two seeds"):
+        noise_band(SearchTable(SPACE, _smooth_errors(SPACE)[..., None]))
+
+
+def test_a_damaged_table_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="git checkout"):
+        SearchTable.load(path)
+    with pytest.raises(ValueError, match="NaN"):
+        SearchTable(SPACE, np.full(SPACE.shape + (2,), np.nan))
 
 
 def test_the_shipped_table_covers_the_course_space():
@@ -239,5 +254,5 @@ def test_regret_plot_draws_every_strategy(table):
     assert any("random (median of 3)" in label for label in labels)
     assert any("grid" in label for label in labels)
     plt.close(ax.figure)
-    with pytest.raises(TypeError, match="result"):
+    with pytest.raises(TypeError, match="replay"):
         plot_regret({"random": []})

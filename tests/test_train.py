@@ -104,9 +104,34 @@ def test_fit_and_evaluate_reject_what_is_not_a_split(data):
 
 def test_train_small_cnn_reports_the_objective(data):
     trial = train_small_cnn(data.with_train_subset(256), epochs=1, kernel_size=5, progress=False)
-    assert trial.val_error == pytest.approx(1 - trial.val.value)
-    assert trial.hyperparameters["kernel_size"] == 5
+    assert trial.val_error == pytest.approx(1 - trial.val_accuracy.value)
+    assert trial.hyperparameters.kernel_size == 5 and trial.hyperparameters.epochs == 1
     assert trial.net.features[0].kernel_size == (5, 5)
+    assert trial.n_params == sum(p.numel() for p in trial.net.parameters())
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"lr": "0.01"}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"learning_rate": 0.1}, "hyperparameter name"),
+    ],
+)
+def test_train_small_cnn_checks_every_hyperparameter_before_training(data, kwargs, word):
+    with pytest.raises((TypeError, ValueError), match=word):
+        train_small_cnn(data, progress=False, **kwargs)
+
+
+def test_predict_gives_one_class_per_image_and_restores_the_mode(data):
+    from labkit.train import predict
+
+    net = create_model()
+    classes = predict(net, data.val)
+    assert classes.shape == (len(data.val),) and classes.dtype == torch.int64
+    assert net.training
 
 
 def test_train_small_cnn_passes_on_epoch_so_a_pruner_can_stop_it(data):

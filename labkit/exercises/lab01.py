@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
+from types import SimpleNamespace
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from labkit.check import NotAttempted, Question, Wrong, is_placeholder
+import labkit
+from labkit.check import (
+    Alternative,
+    Planted,
+    Question,
+    Wrong,
+    bind,
+    call_learner,
+    want_callable,
+    want_int,
+    want_number,
+)
+from labkit.measure import count_macs, count_parameters, weight_tensors
+from labkit.models import SmallCNN
+from labkit.zoo import load_pretrained
 
 
-def _whole(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise Wrong(f"{name} should be a whole number, got {value!r}")
-    return int(value)
+def example_context() -> dict:
+    """Stand-ins for the notebook variables these checks read, for the tests.
+
+    Used by: tests/test_exercises.py, in place of the notebook's variables.
+    """
+    lr_trials = {
+        lr: SimpleNamespace(val_error=e)
+        for lr, e in [(1e-4, 0.4), (1e-3, 0.05), (1e-2, 0.03), (1e-1, 0.2)]
+    }
+    return {"lr_trials": lr_trials}
+
+
+# --------------------------------------------------------------------------- Q1: count
 
 
 def _check_q1(n_params) -> str:
-    from labkit.measure import count_parameters, weight_tensors
-    from labkit.zoo import load_pretrained
-
-    n_params = _whole("your count", n_params)
+    n_params = want_int(n_params, "a count of learned numbers")
     net = load_pretrained("baseline")
     truth = count_parameters(net)
     weights_only = sum(t.numel() for t in weight_tensors(net).values())
@@ -30,23 +52,57 @@ def _check_q1(n_params) -> str:
             f"{n_params} counts the conv and linear weights only; biases and the "
             "batch-norm scales and shifts are learned too."
         )
+    if n_params == truth + sum(b.numel() for b in net.buffers()):
+        raise Wrong(
+            "that counts the buffers too (batch-norm running statistics): they are computed "
+            "from the data, not learned by the optimizer, so they are not parameters."
+        )
     if n_params != truth:
         raise Wrong(
             f"the baseline has {'more' if n_params < truth else 'fewer'} than {n_params:,} "
-            "learned numbers; add up p.numel() for every p in net.parameters()."
+            "learned numbers; add up the sizes of every tensor in net.parameters()."
         )
     return f"{truth:,} learned numbers, each 4 bytes in float32: {4 * truth / 1024:.0f} KB."
 
 
+def _solution_q1(net):
+    n_params = sum(p.numel() for p in net.parameters())
+    return n_params
+
+
 q1 = Question(
-    "lab01.q1",
-    _check_q1,
-    hint="Every learned tensor is in net.parameters(); tensor.numel() counts its numbers.",
-    solution="""
-n_params = sum(p.numel() for p in net.parameters())
-lab01.q1.check(n_params)
-""",
+    answers=["n_params"],
+    checker=_check_q1,
+    hints=[
+        "Every learned tensor is in net.parameters(); add up how many numbers each holds.",
+        "tensor.numel() is the number of elements of a tensor.",
+    ],
+    solution=_solution_q1,
+    wrong=[
+        Planted(
+            "weights only",
+            lambda net: (sum(t.numel() for t in weight_tensors(net).values()),),
+            "biases",
+        ),
+        Planted("ten short", lambda net: (count_parameters(net) - 10,), "more than"),
+        Planted("a float", lambda net: (float(count_parameters(net)),), "whole number"),
+        Planted(
+            "buffers counted",
+            lambda net: (sum(t.numel() for t in net.state_dict().values()),),
+            "buffers",
+        ),
+    ],
+    right=[
+        Alternative(
+            "from the state dict's learned entries",
+            lambda net: (sum(p.numel() for _, p in net.named_parameters()),),
+        ),
+        Alternative("labkit's own count", lambda net: (labkit.count_parameters(net),)),
+    ],
 )
+
+
+# --------------------------------------------------------------------------- Q2: classify
 
 Q2_ITEMS = (
     "learning rate",
@@ -61,15 +117,18 @@ Q2_ITEMS = (
 _HYPER = {"learning rate", "batch size", "kernel size", "number of epochs", "number of layers"}
 
 
-def _check_q2(chosen) -> str:
-    if not isinstance(chosen, set | frozenset | list | tuple):
-        raise Wrong(f"give a set of names from Q2_ITEMS, got {type(chosen).__name__}")
-    chosen = set(chosen)
+def _check_q2(hyperparameters) -> str:
+    if isinstance(hyperparameters, str) or not isinstance(
+        hyperparameters, set | frozenset | list | tuple
+    ):
+        raise Wrong(f"give a set of names from Q2_ITEMS, got {type(hyperparameters).__name__}")
+    if not all(isinstance(x, str) for x in hyperparameters):
+        raise Wrong("give the names as strings, copied from lab01.Q2_ITEMS")
+    chosen = set(hyperparameters)
     unknown = chosen - set(Q2_ITEMS)
     if unknown:
         raise Wrong(f"{sorted(unknown)} not in the list; copy names from lab01.Q2_ITEMS.")
-    learned = chosen - _HYPER
-    missing = _HYPER - chosen
+    learned, missing = chosen - _HYPER, _HYPER - chosen
     if learned:
         raise Wrong(
             f"{sorted(learned)} {'is' if len(learned) == 1 else 'are'} learned in "
@@ -83,16 +142,39 @@ def _check_q2(chosen) -> str:
     return "hyperparameters are chosen before training; parameters come out of it."
 
 
+def _solution_q2():
+    hyperparameters = {
+        "learning rate",
+        "batch size",
+        "kernel size",
+        "number of epochs",
+        "number of layers",
+    }
+    return hyperparameters
+
+
 q2 = Question(
-    "lab01.q2",
-    _check_q2,
-    hint="Ask of each: does an optimizer step change it? If yes, it is a parameter.",
-    solution="""
-hyperparameters = {"learning rate", "batch size", "kernel size", "number of epochs",
-                   "number of layers"}
-lab01.q2.check(hyperparameters)
-""",
+    answers=["hyperparameters"],
+    checker=_check_q2,
+    hints=[
+        "Ask of each name: does an optimizer step change it? If yes, it is a parameter.",
+        "Five of the eight are fixed before training starts.",
+    ],
+    solution=_solution_q2,
+    wrong=[
+        Planted("a parameter included", (_HYPER | {"classifier bias"},), "learned in training"),
+        Planted("one missing", (_HYPER - {"number of layers"},), "also a hyperparameter"),
+        Planted("a name not listed", (_HYPER | {"dropout"},), "not in the list"),
+        Planted("one string", ("learning rate",), "set of names"),
+    ],
+    right=[
+        Alternative("as a list", (sorted(_HYPER),)),
+        Alternative("filtered from the items", (tuple(x for x in Q2_ITEMS if x in _HYPER),)),
+    ],
 )
+
+
+# --------------------------------------------------------------------------- Q3: conv params
 
 _Q3_CASES = [
     (1, 16, 3, True),
@@ -105,17 +187,11 @@ _Q3_CASES = [
 
 
 def _check_q3(conv_params) -> str:
-    if not callable(conv_params):
-        raise Wrong("give the function itself (conv_params, without parentheses)")
+    conv_params = want_callable(conv_params, "conv_params")
     for c_in, c_out, k, bias in _Q3_CASES:
         truth = sum(p.numel() for p in nn.Conv2d(c_in, c_out, k, bias=bias).parameters())
-        try:
-            got = conv_params(c_in, c_out, k, bias)
-        except Exception as err:
-            raise Wrong(f"conv_params({c_in}, {c_out}, {k}, {bias}) raised {err!r}") from None
-        if is_placeholder(got):
-            raise NotAttempted
-        if got != truth:
+        got = call_learner(conv_params, c_in, c_out, k, bias, what="conv_params")
+        if isinstance(got, bool) or not isinstance(got, int | float) or got != truth:
             raise Wrong(
                 f"conv_params({c_in}, {c_out}, {k}, bias={bias}) returned {got!r}; "
                 f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias}) has {truth} parameters."
@@ -123,85 +199,172 @@ def _check_q3(conv_params) -> str:
     return "each of the c_out filters has c_in x k x k weights, plus one bias if there is one."
 
 
+def _solution_q3():
+    def conv_params(c_in, c_out, k, bias):
+        return c_out * c_in * k * k + (c_out if bias else 0)
+
+    return conv_params
+
+
+def _counted_by_pytorch(c_in, c_out, k, bias):
+    return sum(p.numel() for p in nn.Conv2d(c_in, c_out, k, bias=bias).parameters())
+
+
 q3 = Question(
-    "lab01.q3",
-    _check_q3,
-    hint="One filter sees all c_in input channels through a k x k window. There are c_out "
-    "filters, and each may add one bias.",
-    solution="""
-def conv_params(c_in, c_out, k, bias):
-    return c_out * c_in * k * k + (c_out if bias else 0)
-
-
-lab01.q3.check(conv_params)
-""",
+    answers=["conv_params"],
+    checker=_check_q3,
+    hints=[
+        "Picture one filter: how many input channels does it look at, through how big a window?",
+        "One filter has c_in x k x k weights. There are c_out filters, and each may add one bias.",
+    ],
+    solution=_solution_q3,
+    wrong=[
+        Planted("no bias", (lambda c_in, c_out, k, bias: c_out * c_in * k * k,), "bias=True"),
+        Planted(
+            "kernel not squared",
+            (lambda c_in, c_out, k, bias: c_out * c_in * k + c_out * bias,),
+            "returned",
+        ),
+        Planted("wrong signature", (lambda c_in, c_out, k: 0,), "raised"),
+        Planted("a number, not a function", (12,), "function conv_params itself"),
+    ],
+    right=[
+        Alternative("built and counted by PyTorch", (_counted_by_pytorch,)),
+        Alternative("bias as an int", (lambda i, o, k, b: o * (i * k**2 + int(b)),)),
+    ],
 )
+
+
+# --------------------------------------------------------------------------- Q4: best lr
 
 
 def _check_q4(best_lr, lr_trials) -> str:
     if not isinstance(lr_trials, dict) or not lr_trials:
-        raise Wrong("pass the dict of learning-rate experiments as the second argument")
+        raise Wrong("pass the dict of learning-rate experiments, lr_trials, as the second argument")
+    best_lr = want_number(best_lr, "the learning rate")
     errors = {lr: t.val_error for lr, t in lr_trials.items()}
-    truth = min(errors, key=errors.get)
-    if isinstance(best_lr, bool) or not isinstance(best_lr, numbers.Real):
-        raise Wrong(f"give the learning rate as a number, got {best_lr!r}")
-    if not any(math.isclose(best_lr, lr, rel_tol=1e-9) for lr in errors):
+    tried = [lr for lr in errors if math.isclose(best_lr, lr, rel_tol=1e-6)]
+    if not tried:
         raise Wrong(
             f"{best_lr:g} was not one of the learning rates tried: "
             f"{', '.join(f'{lr:g}' for lr in errors)}"
         )
-    if not math.isclose(errors[best_lr], errors[truth], abs_tol=1e-12):
+    lowest = min(errors.values())
+    if errors[tried[0]] > lowest + 1e-12:
         raise Wrong(
-            f"lr={best_lr:g} misread {100 * errors[best_lr]:.1f}% of validation images; "
+            f"lr={tried[0]:g} misread {100 * errors[tried[0]]:.1f}% of validation images; "
             "another learning rate did better. The objective is the error: lower wins."
         )
-    return f"lr={truth:g}, validation error {100 * errors[truth]:.1f}%."
+    return f"lr={tried[0]:g}, validation error {100 * lowest:.1f}%."
+
+
+def _solution_q4(lr_trials):
+    best_lr = min(lr_trials, key=lambda lr: lr_trials[lr].val_error)
+    return best_lr
 
 
 q4 = Question(
-    "lab01.q4",
-    _check_q4,
-    hint="Each Trial has .val_error; min(d, key=...) picks the key with the smallest value.",
-    solution="""
-best_lr = min(lr_trials, key=lambda lr: lr_trials[lr].val_error)
-lab01.q4.check(best_lr, lr_trials)
-""",
+    answers=["best_lr"],
+    given=["lr_trials"],
+    checker=_check_q4,
+    hints=[
+        "The objective is an error: the best learning rate is the one with the lowest.",
+        "Each value in lr_trials has .val_error; min(d, key=...) picks the key whose value is "
+        "smallest.",
+    ],
+    solution=_solution_q4,
+    wrong=[
+        Planted("the largest", lambda lr_trials: (max(lr_trials), lr_trials), "did better"),
+        Planted("not tried", lambda lr_trials: (3e-3, lr_trials), "not one of the learning"),
+        Planted("not the trials", lambda lr_trials: (1e-2, [1, 2]), "dict of learning-rate"),
+    ],
+    right=[
+        Alternative(
+            "sorted by error",
+            lambda lr_trials: (
+                sorted(lr_trials.items(), key=lambda kv: kv[1].val_error)[0][0],
+                lr_trials,
+            ),
+        ),
+        Alternative(
+            "written as a product",
+            lambda lr_trials: (
+                min(lr_trials, key=lambda lr: lr_trials[lr].val_error) * 3 / 3,
+                lr_trials,
+            ),
+        ),
+    ],
 )
+
+
+# --------------------------------------------------------------------------- Q5: MACs
+
+
+@functools.cache
+def _mac_ratio() -> float:
+    one_image = torch.zeros(1, 1, 16, 16)
+    return count_macs(SmallCNN(kernel_size=5), one_image) / count_macs(
+        SmallCNN(kernel_size=3), one_image
+    )
 
 
 def _check_q5(ratio) -> str:
-    from labkit.measure import count_macs
-    from labkit.models import SmallCNN
-
-    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
-        raise Wrong(f"give the ratio as a number, got {ratio!r}")
-    example = torch.zeros(1, 1, 16, 16)
-    truth = count_macs(SmallCNN(kernel_size=5), example) / count_macs(
-        SmallCNN(kernel_size=3), example
-    )
-    if math.isclose(ratio, 1 / truth, rel_tol=0.01):
+    ratio = want_number(ratio, "the ratio")
+    truth = _mac_ratio()
+    if math.isclose(ratio, 1 / truth, rel_tol=1e-3):
         raise Wrong("that is the inverse: divide the 5x5 model's MACs by the 3x3 model's.")
-    if math.isclose(ratio, 5 / 3, rel_tol=0.01):
+    if math.isclose(ratio, 5 / 3, rel_tol=1e-3):
         raise Wrong("a kernel is square: its area grows with the side squared.")
-    if not math.isclose(ratio, truth, rel_tol=0.01):
+    if math.isclose(ratio, 25 / 9, rel_tol=1e-6):
         raise Wrong(
-            f"{ratio:.3f} is off; measure both models with labkit.count_macs on one "
+            "25/9 is the ratio of the kernel areas, a guess: not every MAC is in a kernel. "
+            "Measure both models."
+        )
+    if not math.isclose(ratio, truth, rel_tol=1e-4):
+        raise Wrong(
+            f"{ratio:.4f} is off; measure both models with labkit.count_macs on one "
             "16x16 image and divide."
         )
     return (
-        f"{truth:.2f}x the work, close to 25/9 = {25 / 9:.2f}: only the classifier does not grow."
+        f"{truth:.4f}x the work, a little under 25/9 = {25 / 9:.4f}: the classifier's MACs "
+        "do not grow with the kernel."
     )
 
 
+def _solution_q5():
+    one_image = torch.zeros(1, 1, 16, 16)
+    macs_5 = labkit.count_macs(labkit.SmallCNN(kernel_size=5), one_image)
+    macs_3 = labkit.count_macs(labkit.SmallCNN(kernel_size=3), one_image)
+    ratio = macs_5 / macs_3
+    return ratio
+
+
+def _flop_ratio():
+    flops = []
+    for k in (5, 3):
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            SmallCNN(kernel_size=k).eval()(torch.zeros(1, 1, 16, 16))
+        flops.append(counter.get_total_flops())
+    return (flops[0] / flops[1],)
+
+
 q5 = Question(
-    "lab01.q5",
-    _check_q5,
-    hint="labkit.count_macs(labkit.SmallCNN(kernel_size=5), torch.zeros(1, 1, 16, 16)) counts "
-    "one model's multiply-accumulates.",
-    solution="""
-one_image = torch.zeros(1, 1, 16, 16)
-macs_5 = labkit.count_macs(labkit.SmallCNN(kernel_size=5), one_image)
-macs_3 = labkit.count_macs(labkit.SmallCNN(kernel_size=3), one_image)
-lab01.q5.check(macs_5 / macs_3)
-""",
+    answers=["ratio"],
+    checker=_check_q5,
+    hints=[
+        "Build both models and count what each computes for the same image; do not reason "
+        "from the kernel sizes alone.",
+        "labkit.count_macs(model, image) counts one model's multiply-accumulates on an image "
+        "tensor shaped (1, 1, 16, 16); labkit.SmallCNN(kernel_size=k) builds each model.",
+    ],
+    solution=_solution_q5,
+    wrong=[
+        Planted("inverted", lambda: (1 / _mac_ratio(),), "inverse"),
+        Planted("the side, not the area", (5 / 3,), "square"),
+        Planted("the area guess", (25 / 9,), "guess"),
+        Planted("far off", (2.0,), "is off"),
+    ],
+    right=[Alternative("FLOPs from PyTorch's counter", _flop_ratio)],
 )
+
+QUESTIONS = bind(globals())

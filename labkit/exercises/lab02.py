@@ -3,18 +3,49 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from labkit.check import Question, Wrong
+from labkit.check import (
+    Alternative,
+    NotAttempted,
+    Planted,
+    Question,
+    Wrong,
+    bind,
+    call_learner,
+    is_placeholder,
+    want_callable,
+    want_choice,
+    want_int,
+)
+from labkit.search import COURSE_SPACE, STRATEGIES, SearchSpace
+from labkit.search_table import Replay
+
+READ_AT = 0.10  # Q3 reads the regret plot at 10% of the grid
+NEAR_TIE = 0.001  # lines within 0.1 point of the lowest count as lowest: a plot cannot split them
+
+
+def example_context() -> dict:
+    """A regret picture with a known answer, standing in for the notebook's ``result``:
+    at 10% of a 40-point grid (4 evaluations) tpe is lowest and gp within a near tie.
+
+    Used by: tests/test_exercises.py, in place of the notebook's variables.
+    """
+    curves = {
+        "grid": np.full((1, 6), 0.10),
+        "random": np.array([[0.3, 0.2, 0.05, 0.05, 0.05, 0.0]] * 3),
+        "tpe": np.array([[0.3, 0.1, 0.02, 0.02, 0.0, 0.0]] * 3),
+        "gp": np.array([[0.3, 0.1, 0.025, 0.0205, 0.0, 0.0]] * 3),
+    }
+    return {"result": Replay(budget=6, curves=curves, best_error=0.0, grid_size=40)}
+
+
+# --------------------------------------------------------------------------- Q1: grid size
 
 
 def _check_q1(n_points) -> str:
-    from labkit.search import COURSE_SPACE
-
-    if isinstance(n_points, bool) or not isinstance(n_points, numbers.Integral):
-        raise Wrong(f"the number of grid points is a whole number, got {n_points!r}")
+    n_points = want_int(n_points, "the number of grid points")
     counts = [len(v) for v in COURSE_SPACE.values()]
     truth = math.prod(counts)
     if n_points == sum(counts):
@@ -30,20 +61,32 @@ def _check_q1(n_points) -> str:
     )
 
 
+def _solution_q1():
+    n_points = math.prod(len(values) for values in COURSE_SPACE.values())
+    return n_points
+
+
 q1 = Question(
-    "lab02.q1",
-    _check_q1,
-    hint="len(values) for each hyperparameter in COURSE_SPACE, then multiply (math.prod).",
-    solution="""
-n_points = math.prod(len(values) for values in COURSE_SPACE.values())
-lab02.q1.check(n_points)
-""",
+    answers=["n_points"],
+    checker=_check_q1,
+    hints=[
+        "A grid pairs every value of one hyperparameter with every value of all the others.",
+        "Count the values of each hyperparameter in COURSE_SPACE, then combine the counts.",
+    ],
+    solution=_solution_q1,
+    wrong=[
+        Planted("added, not multiplied", (sum(len(v) for v in COURSE_SPACE.values()),), "multiply"),
+        Planted("one short", (math.prod(len(v) for v in COURSE_SPACE.values()) - 1,), "is not it"),
+        Planted("a string", ("384",), "whole number"),
+    ],
+    right=[Alternative("from a SearchSpace", lambda: (SearchSpace(COURSE_SPACE).size,))],
 )
 
 
-def _toy_space():
-    from labkit.search import SearchSpace
+# --------------------------------------------------------------------------- Q2: random search
 
+
+def _toy_space() -> SearchSpace:
     return SearchSpace({"a": [0, 1, 2, 3, 4], "b": ["x", "y", "z"], "c": [0.1, 0.2]})
 
 
@@ -51,111 +94,217 @@ def _toy_objective(config: dict) -> float:
     return config["a"] * 0.1 + {"x": 0.3, "y": 0.0, "z": 0.5}[config["b"]] + config["c"]
 
 
-def _check_q2(fn) -> str:
-    if not callable(fn):
-        raise Wrong(f"give the function random_search itself, got {type(fn).__name__}")
-    space = _toy_space()
-    firsts = set()
-    for seed in range(8):
-        for budget in (1, 7, space.size):
-            calls: list[dict] = []
+def _run_learner(fn, space: SearchSpace, budget: int, seed: int) -> list[int]:
+    """Run the learner's search once; the flat grid positions it evaluated, in order."""
+    calls: list[dict] = []
 
-            def objective(config, calls=calls):
-                calls.append(dict(config))
-                return _toy_objective(config)
+    def objective(config):
+        calls.append(dict(config))
+        return _toy_objective(config)
 
-            try:
-                out = fn(space, objective, budget, seed)
-            except Exception as err:  # the learner's code: report, do not crash the check
-                raise Wrong(f"random_search raised {type(err).__name__}: {err}") from err
-            try:
-                pairs = [(dict(c), float(e)) for c, e in out]
-            except (TypeError, ValueError) as err:
-                raise Wrong("return a list of (config, error) pairs") from err
-            if len(pairs) != budget:
-                raise Wrong(f"with budget={budget} it returned {len(pairs)} evaluations")
-            if len(calls) != budget:
-                raise Wrong(
-                    f"with budget={budget} it called the objective {len(calls)} times; "
-                    "each evaluation is a training run, so call it exactly budget times"
-                )
-            keys = []
-            for config, error in pairs:
-                try:
-                    keys.append(space.index(config))
-                except ValueError as err:
-                    raise Wrong(f"{config} is not a point of the space: {err}") from err
-                if not math.isclose(error, _toy_objective(config)):
-                    raise Wrong(f"the error stored for {config} is not what the objective returned")
-            if len(set(keys)) != len(keys):
-                raise Wrong(
-                    f"with budget={budget} some points were evaluated twice; draw without "
-                    "replacement (a repeat costs a training run and teaches nothing)"
-                )
-            if budget == 7:
-                firsts.add(tuple(keys))
-    if len(firsts) < 4:
+    out = call_learner(fn, space, objective, budget, seed, what="random_search")
+    try:
+        pairs = [(dict(config), float(error)) for config, error in out]
+    except (TypeError, ValueError):
+        raise Wrong("return a list of (config, error) pairs, one per evaluation") from None
+    if any(is_placeholder(c) or is_placeholder(e) for c, e in pairs):
+        raise NotAttempted
+    if len(pairs) != budget:
+        raise Wrong(f"with budget={budget} it returned {len(pairs)} evaluations")
+    if len(calls) != budget:
         raise Wrong(
-            "different seeds gave (almost) the same points: the order should be random, "
-            "drawn from np.random.default_rng(seed)"
+            f"with budget={budget} it called the objective {len(calls)} times; each evaluation "
+            "is a training run, so call it exactly budget times"
+        )
+    flat = []
+    for config, error in pairs:
+        try:
+            index = space.index(config)
+        except (ValueError, TypeError) as err:
+            raise Wrong(f"{config} is not a point of the space: {err}") from None
+        if not math.isclose(error, _toy_objective(config)):
+            raise Wrong(f"the error stored for {config} is not what the objective returned")
+        flat.append(int(np.ravel_multi_index(index, space.shape)))
+    if len(set(flat)) != len(flat):
+        raise Wrong(
+            f"with budget={budget} some points were evaluated twice; draw without "
+            "replacement (a repeat costs a training run and teaches nothing)"
+        )
+    return flat
+
+
+def _check_q2(random_search) -> str:
+    fn = want_callable(random_search, "random_search")
+    space = _toy_space()
+    orders = {}
+    for seed in range(12):
+        for budget in (1, 7, space.size):
+            orders[seed, budget] = _run_learner(fn, space, budget, seed)
+    if _run_learner(fn, space, 7, 3) != orders[3, 7]:
+        raise Wrong("the same seed gave a different order: draw from np.random.default_rng(seed)")
+    if len({tuple(orders[s, 7]) for s in range(12)}) < 6:
+        raise Wrong("different seeds gave (almost) the same points: the order should be random")
+    covered = {i for s in range(12) for i in orders[s, 7]}
+    if len(covered) < space.size // 2:
+        raise Wrong(
+            f"over 12 seeds, 7 evaluations each only ever visited {len(covered)} of the "
+            f"{space.size} points: a random search may land anywhere in the space"
+        )
+    steps = [
+        b - a
+        for s in range(12)
+        for a, b in zip(orders[s, space.size], orders[s, space.size][1:], strict=False)
+    ]
+    if sum(d == 1 for d in steps) > len(steps) / 2:
+        raise Wrong(
+            "the points come out in grid order (each the neighbour of the last), only started "
+            "at a different place: shuffle the whole list"
         )
     return (
         "Random search, without repeats, reproducible by seed: the baseline every method must beat."
     )
 
 
-q2 = Question(
-    "lab02.q2",
-    _check_q2,
-    hint=(
-        "all_points = space.all_configs(); rng = np.random.default_rng(seed); "
-        "pick rng.permutation(len(all_points))[:budget]; evaluate each."
-    ),
-    solution="""
-def random_search(space, objective, budget, seed):
+def _solution_q2():
+    def random_search(space, objective, budget, seed):
+        rng = np.random.default_rng(seed)
+        points = space.all_configs()
+        chosen = [points[i] for i in rng.permutation(len(points))[:budget]]
+        return [(config, objective(config)) for config in chosen]
+
+    return random_search
+
+
+def _grid_prefix(space, objective, budget, seed):
+    rng = np.random.default_rng(seed)
+    points = space.all_configs()[:budget]
+    return [(points[i], objective(points[i])) for i in rng.permutation(len(points))]
+
+
+def _rotation(space, objective, budget, seed):
+    points = space.all_configs()
+    points = points[seed % len(points) :] + points[: seed % len(points)]
+    return [(c, objective(c)) for c in points[:budget]]
+
+
+def _with_replacement(space, objective, budget, seed):
     rng = np.random.default_rng(seed)
     points = space.all_configs()
-    chosen = [points[i] for i in rng.permutation(len(points))[:budget]]
-    return [(config, objective(config)) for config in chosen]
+    return [(c, objective(c)) for c in (points[i] for i in rng.integers(len(points), size=budget))]
 
 
-lab02.q2.check(random_search)
-""",
+def _unseeded(space, objective, budget, seed):
+    rng = np.random.default_rng()
+    points = space.all_configs()
+    return [(points[i], objective(points[i])) for i in rng.permutation(len(points))[:budget]]
+
+
+def _one_short(space, objective, budget, seed):
+    rng = np.random.default_rng(seed)
+    points = space.all_configs()
+    return [(points[i], objective(points[i])) for i in rng.permutation(len(points))[: budget - 1]]
+
+
+def _lying(space, objective, budget, seed):
+    rng = np.random.default_rng(seed)
+    points = space.all_configs()
+    return [
+        (points[i], objective(points[i]) / 2 + 0.1) for i in rng.permutation(len(points))[:budget]
+    ]
+
+
+def _with_random_module(space, objective, budget, seed):
+    import random
+
+    points = space.all_configs()
+    chosen = random.Random(seed).sample(points, budget)
+    return [(c, objective(c)) for c in chosen]
+
+
+def _index_by_index(space, objective, budget, seed):
+    rng = np.random.default_rng(seed + 1000)
+    out = []
+    for flat in rng.choice(space.size, size=budget, replace=False):
+        config = space.config(np.unravel_index(flat, space.shape))
+        out.append((config, objective(config)))
+    return out
+
+
+q2 = Question(
+    answers=["random_search"],
+    checker=_check_q2,
+    hints=[
+        "Random search picks points of the grid in a random order, never the same point twice, "
+        "and stops after budget of them.",
+        "A seeded NumPy generator, np.random.default_rng(seed), can shuffle the positions "
+        "0 .. len(points) - 1 of space.all_configs().",
+    ],
+    solution=_solution_q2,
+    wrong=[
+        Planted("only the first points of the grid", (_grid_prefix,), "only ever visited"),
+        Planted("grid order, rotated by the seed", (_rotation,), "grid order"),
+        Planted("draws with replacement", (_with_replacement,), "evaluated twice"),
+        Planted("ignores the seed", (_unseeded,), "same seed"),
+        Planted("one evaluation short", (_one_short,), "returned"),
+        Planted("reports other errors", (_lying,), "not what the objective returned"),
+        Planted("a name, not a function", ("random",), "function random_search itself"),
+    ],
+    right=[
+        Alternative("Python's random module, seeded", (_with_random_module,)),
+        Alternative("flat indices drawn by rng.choice", (_index_by_index,)),
+    ],
 )
 
 
-def _check_q3(strategy, result) -> str:
-    from labkit.search import STRATEGIES, Replay
+# --------------------------------------------------------------------------- Q3: read the plot
 
+
+def _check_q3(best_at_10pct, result) -> str:
     if not isinstance(result, Replay):
         raise Wrong("pass the replay result drawn in the plot, `result`, as the second argument")
-    if strategy not in STRATEGIES:
-        raise Wrong(f"answer with one of {list(STRATEGIES)}, got {strategy!r}")
-    at = min(result.budget, max(1, round(0.10 * result.grid_size)))
-    if strategy not in result.best_so_far:
+    strategy = want_choice(best_at_10pct, STRATEGIES, "the strategy")
+    if strategy not in result.curves:
         raise Wrong(f"{strategy!r} was not replayed in `result`")
-    medians = {s: float(np.median(result.regret(s)[:, at - 1])) for s in result.best_so_far}
+    at = min(result.budget, max(1, round(READ_AT * result.grid_size)))
+    medians = {s: float(np.median(result.regret(s)[:, at - 1])) for s in result.curves}
     best = min(medians.values())
-    winners = [s for s, m in medians.items() if m <= best + 1e-12]
-    if strategy not in winners:
+    if medians[strategy] > best + NEAR_TIE:
         raise Wrong(
             f"at {at} evaluations the median regret of {strategy} is {100 * medians[strategy]:.2f} "
             f"points; another line is lower there. Read the solid lines at x = {at}."
         )
+    tied = sorted(s for s, m in medians.items() if m <= best + NEAR_TIE and s != strategy)
     return (
-        f"{strategy}: median regret {100 * best:.2f} points after {at} evaluations. "
-        "Look at the band too: it shows how much a single search can vary."
+        f"{strategy}: median regret {100 * medians[strategy]:.2f} points after {at} evaluations"
+        + (f" (within 0.1 point of {', '.join(tied)}: a tie on this plot)" if tied else "")
+        + ". Look at the band too: it shows how much a single search can vary."
     )
 
 
+def _solution_q3(result):
+    at = round(0.10 * result.grid_size)
+    medians = {s: np.median(result.regret(s)[:, at - 1]) for s in result.curves}
+    best_at_10pct = min(medians, key=medians.get)
+    return best_at_10pct
+
+
 q3 = Question(
-    "lab02.q3",
-    _check_q3,
-    hint="Find x = 10% of the grid on the regret plot; which solid line (median) is lowest?",
-    solution="""
-at = round(0.10 * result.grid_size)
-medians = {s: np.median(result.regret(s)[:, at - 1]) for s in result.best_so_far}
-best_at_10pct = min(medians, key=medians.get)
-lab02.q3.check(best_at_10pct, result)
-""",
+    answers=["best_at_10pct"],
+    given=["result"],
+    checker=_check_q3,
+    hints=[
+        "Find the place on the x axis where 10% of the grid has been evaluated.",
+        "There, which solid line (the median over repetitions) is lowest? Lower regret is better.",
+    ],
+    solution=_solution_q3,
+    wrong=[
+        Planted("a higher line", lambda result: ("random", result), "another line is lower"),
+        Planted("the grid", lambda result: ("grid", result), "another line is lower"),
+        Planted("not a strategy", lambda result: ("bayes", result), "one of"),
+        Planted("no replay passed", ("tpe", {"tpe": 0}), "replay result"),
+        Planted("a list of names", lambda result: (["tpe"], result), "one of"),
+    ],
+    right=[Alternative("a line within a near tie", lambda result: ("gp", result))],
 )
+
+QUESTIONS = bind(globals())

@@ -2,22 +2,51 @@
 
 from __future__ import annotations
 
-import numbers
-
 import torch
+from torch import nn
+from torch.nn.utils import prune as torch_prune
 
-from labkit.check import Question, Wrong
+from labkit.check import (
+    Alternative,
+    NotAttempted,
+    Planted,
+    Question,
+    Wrong,
+    bind,
+    call_learner,
+    is_placeholder,
+    want_callable,
+    want_choice,
+    want_int,
+)
+from labkit.prune import global_magnitude_masks, magnitude_mask
+from labkit.zoo import load_pretrained
+
+NEAR_TIE = 1.0  # Q3: total drops within 1 point of the largest count as "most sensitive" too
+
+
+def example_context() -> dict:
+    """A sensitivity scan with a known answer, standing in for the notebook's ``scan``.
+
+    Used by: tests/test_exercises.py, in place of the notebook's variables.
+    """
+    scan = {
+        "features.0": [99.0, 90.0, 40.0],
+        "features.4": [99.0, 98.0, 80.0],
+        "classifier": [99.0, 99.0, 97.0],
+    }
+    return {"scan": scan}
+
+
+# --------------------------------------------------------------------------- Q1: kept weights
 
 
 def _layer_weights() -> int:
-    from labkit.zoo import load_pretrained
-
     return load_pretrained("baseline").features[4].weight.numel()
 
 
 def _check_q1(kept) -> str:
-    if isinstance(kept, bool) or not isinstance(kept, numbers.Integral):
-        raise Wrong(f"a count of weights is a whole number, got {kept!r}")
+    kept = want_int(kept, "a count of weights")
     n = _layer_weights()
     truth = n - round(0.9 * n)
     if kept == round(0.9 * n):
@@ -29,97 +58,240 @@ def _check_q1(kept) -> str:
     return f"{truth} of {n:,} weights stay; the other {n - truth:,} become '-' (zero)."
 
 
+def _solution_q1(net):
+    n = net.features[4].weight.numel()
+    kept = n - round(0.9 * n)
+    return kept
+
+
 q1 = Question(
-    "lab03.q1",
-    _check_q1,
-    hint="weight.numel() entries; 90% sparsity prunes round(0.9 * n) of them.",
-    solution="""
-n = net.features[4].weight.numel()
-kept = n - round(0.9 * n)
-lab03.q1.check(kept)
-""",
+    answers=["kept"],
+    checker=_check_q1,
+    hints=[
+        "First count the entries of the weight tensor; 90% of them are pruned.",
+        "weight.numel() entries; 90% sparsity prunes round(0.9 * n) of them. What stays?",
+    ],
+    solution=_solution_q1,
+    wrong=[
+        Planted(
+            "the pruned count", lambda: (round(0.9 * _layer_weights()),), "how many are pruned"
+        ),
+        Planted("truncated", lambda: (int(0.1 * _layer_weights()),), "round"),
+        Planted("a string", ("461",), "whole number"),
+    ],
+    right=[
+        Alternative(
+            "counted from a mask",
+            lambda net: (int(magnitude_mask(net.features[4].weight, 0.9).sum()),),
+        ),
+    ],
 )
 
 
-def _check_q2(fn) -> str:
-    from torch.nn.utils import prune as torch_prune
+# --------------------------------------------------------------------------- Q2: global masks
 
-    if not callable(fn):
-        raise Wrong(f"give the function my_magnitude_mask itself, got {type(fn).__name__}")
+# Layer shapes and sparsities whose pruned counts have fractions below and at or above .5,
+# so that a count rounded down (or up) is caught.
+_Q2_CASES = [
+    ({"a": (40,), "b": (8, 4, 3, 3)}, 0.9),
+    ({"a": (7,), "b": (10, 12)}, 0.25),
+    ({"a": (3, 3), "b": (5,)}, 0.5),
+    ({"only": (13,)}, 0.65),
+    ({"a": (6, 2), "b": (4,), "c": (2, 2, 2)}, 0.0),
+]
+
+
+def _torch_global_masks(weights: dict[str, torch.Tensor], sparsity: float) -> dict:
+    """torch.nn.utils.prune.global_unstructured on layers holding these weights."""
+    layers = {}
+    for name, w in weights.items():
+        layer = nn.Linear(1, 1)
+        layer.weight = nn.Parameter(w.clone())
+        layers[name] = layer
+    torch_prune.global_unstructured(
+        [(layer, "weight") for layer in layers.values()],
+        pruning_method=torch_prune.L1Unstructured,
+        amount=sparsity,
+    )
+    return {name: layer.weight_mask.bool() for name, layer in layers.items()}
+
+
+def _check_q2(my_global_masks) -> str:
+    fn = want_callable(my_global_masks, "my_global_masks")
     generator = torch.Generator().manual_seed(3)
-    for shape, sparsity in [((40,), 0.5), ((8, 4, 3, 3), 0.9), ((10, 12), 0.25), ((5, 5), 0.0)]:
-        weight = torch.randn(shape, generator=generator)
-        try:
-            mask = fn(weight.clone(), sparsity)
-        except Exception as err:
-            raise Wrong(f"my_magnitude_mask raised {type(err).__name__}: {err}") from err
-        if not isinstance(mask, torch.Tensor) or mask.shape != weight.shape:
-            raise Wrong(f"return a tensor shaped like the weight {tuple(shape)}")
-        if mask.dtype != torch.bool:
-            raise Wrong(f"return a bool mask (True = keep), got dtype {mask.dtype}")
-        layer = torch.nn.Linear(1, 1)
-        layer.weight = torch.nn.Parameter(weight.clone())
-        torch_prune.l1_unstructured(layer, "weight", amount=sparsity)
-        expected = layer.weight_mask.bool()
-        pruned, want = int((~mask).sum()), int((~expected).sum())
+    for shapes, sparsity in _Q2_CASES:
+        weights = {n: torch.randn(s, generator=generator) for n, s in shapes.items()}
+        masks = call_learner(
+            fn, {n: w.clone() for n, w in weights.items()}, sparsity, what="my_global_masks"
+        )
+        if not isinstance(masks, dict) or set(masks) != set(weights):
+            raise Wrong(f"return a dict with one mask per layer name: {sorted(weights)}")
+        if any(is_placeholder(m) for m in masks.values()):
+            raise NotAttempted
+        for name, mask in masks.items():
+            if not isinstance(mask, torch.Tensor) or mask.shape != weights[name].shape:
+                raise Wrong(f"the mask for {name!r} must be a tensor shaped like its weight")
+            if mask.dtype != torch.bool:
+                raise Wrong(f"return bool masks (True = keep), got dtype {mask.dtype}")
+        expected = _torch_global_masks(weights, sparsity)
+        total = sum(w.numel() for w in weights.values())
+        pruned = sum(int((~m).sum()) for m in masks.values())
+        want = sum(int((~m).sum()) for m in expected.values())
         if pruned != want:
             raise Wrong(
-                f"at sparsity {sparsity} on {weight.numel()} weights your mask prunes {pruned}; "
-                f"it should prune {want}"
+                f"at sparsity {sparsity} over {total} weights in all your masks prune {pruned}; "
+                f"they should prune round({sparsity} * {total}) = {want}"
             )
-        if not torch.equal(mask, expected):
+        if not all(torch.equal(masks[n], expected[n]) for n in weights):
+            per_layer = all(
+                int((~masks[n]).sum()) == round(sparsity * weights[n].numel()) for n in weights
+            )
             raise Wrong(
-                "the count is right but not the choice: prune the entries with the smallest "
-                "absolute value (a large negative weight matters as much as a large positive one)"
+                "the count is right but not the choice: "
+                + (
+                    "you prune each layer by the same fraction; global pruning uses one "
+                    "threshold for all layers together"
+                    if per_layer
+                    else "prune the entries with the smallest absolute value over all layers"
+                )
             )
-    return "Identical to torch.nn.utils.prune.l1_unstructured on every test tensor."
+    return "Identical to torch.nn.utils.prune.global_unstructured on every test case."
+
+
+def _solution_q2():
+    def my_global_masks(weights, sparsity):
+        flat = torch.cat([w.abs().flatten() for w in weights.values()])
+        keep = torch.ones(flat.numel(), dtype=torch.bool)
+        n_prune = round(sparsity * flat.numel())
+        if n_prune:
+            keep[torch.topk(flat, n_prune, largest=False).indices] = False
+        masks, start = {}, 0
+        for name, w in weights.items():
+            masks[name] = keep[start : start + w.numel()].view_as(w)
+            start += w.numel()
+        return masks
+
+    return my_global_masks
+
+
+def _per_layer(weights, sparsity):
+    return {n: magnitude_mask(w, sparsity) for n, w in weights.items()}
+
+
+def _floor_count(weights, sparsity):
+    flat = torch.cat([w.abs().flatten() for w in weights.values()])
+    n_prune = int(sparsity * flat.numel())
+    keep = torch.ones(flat.numel(), dtype=torch.bool)
+    if n_prune:
+        keep[torch.topk(flat, n_prune, largest=False).indices] = False
+    out, start = {}, 0
+    for n, w in weights.items():
+        out[n] = keep[start : start + w.numel()].view_as(w)
+        start += w.numel()
+    return out
+
+
+def _signed(weights, sparsity):
+    flat = torch.cat([w.flatten() for w in weights.values()])
+    threshold = flat.sort().values[round(sparsity * flat.numel())] if sparsity else -float("inf")
+    return {n: w >= threshold for n, w in weights.items()}
+
+
+def _by_threshold(weights, sparsity):
+    flat = torch.cat([w.abs().flatten() for w in weights.values()])
+    k = round(sparsity * flat.numel())
+    if k == 0:
+        return {n: torch.ones_like(w, dtype=torch.bool) for n, w in weights.items()}
+    threshold = flat.sort().values[k - 1]  # the largest magnitude that is pruned
+    return {n: w.abs() > threshold for n, w in weights.items()}
+
+
+def _through_labkit(weights, sparsity):
+    net = nn.ModuleDict()
+    for name, w in weights.items():
+        layer = nn.Linear(1, 1)
+        layer.weight = nn.Parameter(w.clone())
+        net[name] = layer
+    return global_magnitude_masks(net, sparsity)
 
 
 q2 = Question(
-    "lab03.q2",
-    _check_q2,
-    hint=(
-        "n_prune = round(sparsity * weight.numel()); torch.topk(weight.abs().flatten(), n_prune, "
-        "largest=False).indices are the ones to prune."
-    ),
-    solution="""
-def my_magnitude_mask(weight, sparsity):
-    n_prune = round(sparsity * weight.numel())
-    mask = torch.ones(weight.numel(), dtype=torch.bool)
-    if n_prune:
-        smallest = torch.topk(weight.abs().flatten(), n_prune, largest=False).indices
-        mask[smallest] = False
-    return mask.view_as(weight)
-
-
-lab03.q2.check(my_magnitude_mask)
-""",
+    answers=["my_global_masks"],
+    checker=_check_q2,
+    hints=[
+        "Global pruning ranks every weight of every layer together, by magnitude, against one "
+        "threshold.",
+        "Join the layers' |w| into one long vector (torch.cat of flattened tensors), prune "
+        "round(sparsity * n) smallest there, then cut the vector back into the layers' shapes.",
+    ],
+    solution=_solution_q2,
+    wrong=[
+        Planted("each layer alone", (_per_layer,), "same fraction"),
+        Planted("count rounded down", (_floor_count,), "should prune"),
+        Planted("signed values, not magnitudes", (_signed,), "prune"),
+        Planted(
+            "float masks",
+            (lambda w, s: {n: m.float() for n, m in _through_labkit(w, s).items()},),
+            "bool masks",
+        ),
+        Planted(
+            "one mask for everything",
+            (lambda w, s: torch.ones(3, dtype=torch.bool),),
+            "one mask per layer",
+        ),
+    ],
+    right=[
+        Alternative("a threshold instead of topk", (_by_threshold,)),
+        Alternative("labkit's own, through layers", (_through_labkit,)),
+    ],
 )
 
 
-def _check_q3(layer, scan) -> str:
+# --------------------------------------------------------------------------- Q3: sensitivity
+
+
+def _check_q3(most_sensitive, scan) -> str:
     if not isinstance(scan, dict) or not scan:
         raise Wrong("pass the sensitivity scan result, `scan`, as the second argument")
-    if layer not in scan:
-        raise Wrong(f"answer with one of the layer names {sorted(scan)}, got {layer!r}")
-    # The most sensitive layer loses the most accuracy, summed over the sparsities scanned.
-    loss = {name: sum(accs[0] - a for a in accs) for name, accs in scan.items()}
-    worst = max(loss, key=loss.get)
-    if layer != worst:
+    layer = want_choice(most_sensitive, sorted(scan), "the layer")
+    drop = {name: sum(accs[0] - a for a in accs) for name, accs in scan.items()}
+    largest = max(drop.values())
+    if drop[layer] < largest - NEAR_TIE:
         raise Wrong(
-            f"{layer} loses less accuracy than another layer as it is pruned; look for the "
-            "curve that falls first and furthest"
+            f"{layer} loses {drop[layer]:.1f} points in all, added over the sparsities scanned; "
+            "another layer loses more. Add up each curve's drop below its first point."
         )
     return f"{layer}: prune it least (or not at all), and prune the robust layers more."
 
 
+def _solution_q3(scan):
+    drop = {name: sum(accs[0] - a for a in accs) for name, accs in scan.items()}
+    most_sensitive = max(drop, key=drop.get)
+    return most_sensitive
+
+
+def _by_mean_accuracy(scan):
+    return (min(scan, key=lambda name: sum(scan[name]) / len(scan[name])), scan)
+
+
 q3 = Question(
-    "lab03.q3",
-    _check_q3,
-    hint="In the sensitivity plot, which curve drops first and furthest?",
-    solution="""
-drop = {name: sum(accs[0] - a for a in accs) for name, accs in scan.items()}
-most_sensitive = max(drop, key=drop.get)
-lab03.q3.check(most_sensitive, scan)
-""",
+    answers=["most_sensitive"],
+    given=["scan"],
+    checker=_check_q3,
+    hints=[
+        "Sensitive means: pruning that layer alone costs the most accuracy.",
+        "For each layer, add up how far its curve lies below its unpruned accuracy (the first "
+        "point) over all the sparsities scanned; the largest total wins.",
+    ],
+    solution=_solution_q3,
+    wrong=[
+        Planted(
+            "the most robust layer", lambda scan: ("classifier", scan), "another layer loses more"
+        ),
+        Planted("not a layer", lambda scan: ("conv1", scan), "one of"),
+        Planted("no scan passed", ("features.0", [1, 2]), "scan result"),
+    ],
+    right=[Alternative("lowest mean accuracy (same ranking)", _by_mean_accuracy)],
 )
+
+QUESTIONS = bind(globals())

@@ -4,23 +4,45 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 
 import torch
 
-from labkit.check import Question, Wrong
+from labkit.check import (
+    Alternative,
+    Planted,
+    Question,
+    Wrong,
+    bind,
+    call_learner,
+    want_callable,
+    want_number,
+)
+from labkit.data import load_digits
+from labkit.deploy import ptq_int8
+from labkit.measure import graph_tensors, tensor_bytes
+from labkit.quantize import qparams
+from labkit.zoo import load_pretrained
 
 
-def _check_q1(answer) -> str:
-    if not isinstance(answer, tuple | list) or len(answer) != 2:
-        raise Wrong("answer with a pair: (scale, zero_point)")
-    scale, zero_point = answer
-    if isinstance(scale, torch.Tensor):
-        scale = float(scale)
-    if isinstance(zero_point, torch.Tensor) and zero_point.numel() == 1:
-        zero_point = zero_point.item()
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
-        raise Wrong(f"the scale is a number, got {scale!r}")
+@functools.cache  # one export and calibration per session, not one per check
+def _int8_reference():
+    return ptq_int8(load_pretrained("baseline").eval(), load_digits().train.X[:256])
+
+
+def example_context() -> dict:
+    """The notebook's int8 model, for the tests.
+
+    Used by: tests/test_exercises.py, in place of the notebook's variables.
+    """
+    return {"int8_ref": _int8_reference()}
+
+
+# --------------------------------------------------------------------------- Q1: scale, zero
+
+
+def _check_q1(scale, zero_point) -> str:
+    scale = want_number(scale, "the scale")
+    zero_point = want_number(zero_point, "the zero point")
     truth_scale = (3.0 - -1.0) / 255
     truth_zero = round(0 - -1.0 / truth_scale)
     if math.isclose(scale, 4.0 / 256, rel_tol=1e-4):
@@ -32,18 +54,16 @@ def _check_q1(answer) -> str:
             f"scale {scale:.6g} does not map [-1, 3] onto 0..255: the range (hi - lo) is split "
             "into qmax - qmin steps"
         )
-    if isinstance(zero_point, float) and not zero_point.is_integer():
+    if not float(zero_point).is_integer():
         raise Wrong(
             f"zero_point {zero_point} is not an integer: it is the grid point that stands for "
             "the real 0, so round it"
         )
-    if isinstance(zero_point, bool) or not isinstance(zero_point, numbers.Real):
-        raise Wrong(f"the zero point is an integer, got {zero_point!r}")
     if zero_point == -truth_zero:
         raise Wrong("check the sign: lo = -1 must land on 0, so zero_point = qmin - lo / scale")
     if zero_point != truth_zero:
         raise Wrong(
-            f"zero_point {zero_point} is not where the real 0 lands: qmin - round(lo / scale)"
+            f"zero_point {zero_point:g} is not where the real 0 lands: qmin - round(lo / scale)"
         )
     return (
         f"scale = 4/255 = {truth_scale:.5f}, zero_point = {truth_zero}: the real 0 is stored "
@@ -51,24 +71,48 @@ def _check_q1(answer) -> str:
     )
 
 
+def _solution_q1():
+    lo, hi, qmin, qmax = -1.0, 3.0, 0, 255
+    scale = (hi - lo) / (qmax - qmin)
+    zero_point = qmin - round(lo / scale)
+    return scale, zero_point
+
+
+def _from_labkit():
+    qp = qparams(-1.0, 3.0, bits=8, symmetric=False)
+    return qp.scale, qp.zero_point  # one-element tensors
+
+
 q1 = Question(
-    "lab04.q1",
-    _check_q1,
-    hint="scale = (hi - lo) / (qmax - qmin); zero_point = qmin - round(lo / scale).",
-    solution="""
-lo, hi, qmin, qmax = -1.0, 3.0, 0, 255
-scale = (hi - lo) / (qmax - qmin)
-zero_point = qmin - round(lo / scale)
-lab04.q1.check((scale, zero_point))
-""",
+    answers=["scale", "zero_point"],
+    checker=_check_q1,
+    hints=[
+        "The 256 integers 0..255 must cover the real range from -1 to 3, evenly spaced.",
+        "The scale is the real distance between neighbouring grid points; the zero point is "
+        "the integer that the real number 0 lands on (lo must land on qmin).",
+    ],
+    solution=_solution_q1,
+    wrong=[
+        Planted("256 steps", (4 / 256, 64), "255 steps"),
+        Planted("not rounded", (4 / 255, 63.75), "not an integer"),
+        Planted("wrong sign", (4 / 255, -64), "sign"),
+        Planted("off by one", (4 / 255, 63), "where the real 0 lands"),
+        Planted("a pair in one argument", ((4 / 255, 64), 64), "is a number"),
+    ],
+    right=[
+        Alternative("labkit's qparams (tensors)", _from_labkit),
+        Alternative("zero point as a float", (4 / 255, 64.0)),
+    ],
 )
 
 
-def _check_q2(fn) -> str:
+# --------------------------------------------------------------------------- Q2: quantize
+
+
+def _check_q2(my_quantize) -> str:
     import torchao.quantization.pt2e  # noqa: F401  (registers the quantized_decomposed ops)
 
-    if not callable(fn):
-        raise Wrong(f"give the function my_quantize itself, got {type(fn).__name__}")
+    fn = want_callable(my_quantize, "my_quantize")
     generator = torch.Generator().manual_seed(4)
     cases = [
         (torch.randn(200, generator=generator), 0.02, 0, -128, 127),  # clipping both ends
@@ -81,10 +125,7 @@ def _check_q2(fn) -> str:
         want = torch.ops.quantized_decomposed.quantize_per_tensor.default(
             x, scale, zero_point, qmin, qmax, dtype
         ).long()
-        try:
-            got = fn(x.clone(), scale, zero_point, qmin, qmax)
-        except Exception as err:
-            raise Wrong(f"my_quantize raised {type(err).__name__}: {err}") from err
+        got = call_learner(fn, x.clone(), scale, zero_point, qmin, qmax, what="my_quantize")
         if not isinstance(got, torch.Tensor) or got.shape != x.shape:
             raise Wrong(f"return a tensor shaped like x {tuple(x.shape)}")
         if got.dtype.is_floating_point and not torch.equal(got, got.round()):
@@ -96,11 +137,11 @@ def _check_q2(fn) -> str:
         if int(got.min()) < qmin or int(got.max()) > qmax:
             raise Wrong(f"values outside [{qmin}, {qmax}]: clip (clamp) them to the grid")
         if not torch.equal(got, want):
-            off = int((got != want).sum())
             if torch.equal(got, torch.clamp(torch.floor(x / scale) + zero_point, qmin, qmax)):
                 raise Wrong("you truncate (floor); round to the nearest grid point instead")
             if torch.equal(got, torch.clamp(torch.round(x / scale), qmin, qmax)):
                 raise Wrong("add the zero point after rounding")
+            off = int((got != want).sum())
             raise Wrong(
                 f"{off} of {x.numel()} values differ from PyTorch's quantize_per_tensor "
                 f"(scale {scale:g}, zero point {zero_point}, grid [{qmin}, {qmax}])"
@@ -108,34 +149,69 @@ def _check_q2(fn) -> str:
     return "Bit for bit the same as PyTorch's quantize_per_tensor on every test tensor."
 
 
+def _solution_q2():
+    def my_quantize(x, scale, zero_point, qmin, qmax):
+        return torch.clamp(torch.round(x * (1.0 / scale)) + zero_point, qmin, qmax).long()
+
+    return my_quantize
+
+
 q2 = Question(
-    "lab04.q2",
-    _check_q2,
-    hint="q = clamp(round(x / scale) + zero_point, qmin, qmax); torch.round, torch.clamp.",
-    solution="""
-def my_quantize(x, scale, zero_point, qmin, qmax):
-    return torch.clamp(torch.round(x / scale) + zero_point, qmin, qmax).long()
-
-
-lab04.q2.check(my_quantize)
-""",
+    answers=["my_quantize"],
+    checker=_check_q2,
+    hints=[
+        "Three steps: put x on the grid's scale, move it so the real 0 sits at the zero point, "
+        "and keep it inside [qmin, qmax]. Each value must become an integer.",
+        "Dividing by the scale gives grid units; torch.round goes to the nearest integer and "
+        "torch.clamp keeps values inside a range.",
+    ],
+    solution=_solution_q2,
+    wrong=[
+        Planted("no clipping", (lambda x, s, z, lo, hi: torch.round(x / s) + z,), "clip"),
+        Planted(
+            "floor",
+            (lambda x, s, z, lo, hi: torch.clamp(torch.floor(x / s) + z, lo, hi),),
+            "round to the nearest",
+        ),
+        Planted(
+            "no zero point",
+            (lambda x, s, z, lo, hi: torch.clamp(torch.round(x / s), lo, hi),),
+            "zero point",
+        ),
+        Planted(
+            "dequantized",
+            (lambda x, s, z, lo, hi: (torch.clamp(torch.round(x / s) + z, lo, hi) - z) * s,),
+            "fractions",
+        ),
+        Planted(
+            "times the scale",
+            (lambda x, s, z, lo, hi: torch.clamp(torch.round(x * s) + z, lo, hi),),
+            "differ",
+        ),
+    ],
+    right=[
+        Alternative(
+            "divides by the scale",
+            (lambda x, s, z, lo, hi: torch.clamp(torch.round(x / s) + z, lo, hi),),
+        ),
+        Alternative(
+            "clamps first, in float",
+            (lambda x, s, z, lo, hi: (torch.round(x / s) + z).clamp(lo, hi).to(torch.int32),),
+        ),
+    ],
 )
 
 
-@functools.cache  # one export and calibration per session, not one per check
-def _true_ratio() -> float:
-    from labkit.data import load_digits
-    from labkit.quantize import float_model_bytes, ptq_int8, quantized_model_bytes
-    from labkit.zoo import load_pretrained
+# --------------------------------------------------------------------------- Q3: size ratio
 
-    net = load_pretrained("baseline").eval()
-    int8 = ptq_int8(net, load_digits().train.X[:64])
-    return float_model_bytes(net) / quantized_model_bytes(int8)
+
+@functools.cache
+def _true_ratio() -> float:
+    return tensor_bytes(load_pretrained("baseline")) / tensor_bytes(_int8_reference())
 
 
 def _check_q3(ratio) -> str:
-    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
-        raise Wrong(f"answer with one number, the size ratio, got {ratio!r}")
+    ratio = want_number(ratio, "the size ratio")
     truth = _true_ratio()
     if ratio < 1:
         raise Wrong(f"{ratio:.3f} is int8 / float32; the question asks float32 / int8 (> 1)")
@@ -146,8 +222,8 @@ def _check_q3(ratio) -> str:
         )
     if not math.isclose(ratio, truth, rel_tol=0.01):
         raise Wrong(
-            f"{ratio:.3f} is not what the models keep: divide float_model_bytes(net) by "
-            "quantized_model_bytes(int8_ref)"
+            f"{ratio:.3f} is not what the models keep: divide tensor_bytes(net) by "
+            "tensor_bytes(int8_ref)"
         )
     return (
         f"{truth:.2f}x, a little less than 4: per-channel scales (float32), zero points "
@@ -155,12 +231,35 @@ def _check_q3(ratio) -> str:
     )
 
 
+def _solution_q3(net, int8_ref):
+    ratio = tensor_bytes(net) / tensor_bytes(int8_ref)
+    return ratio
+
+
+def _by_dtype(net, int8_ref):
+    used = graph_tensors(int8_ref).values()
+    return (
+        sum(t.numel() * 4 for t in net.state_dict().values())
+        / sum(t.numel() * t.element_size() for t in used),
+    )
+
+
 q3 = Question(
-    "lab04.q3",
-    _check_q3,
-    hint="float_model_bytes(net) / quantized_model_bytes(int8_ref), both from labkit.quantize.",
-    solution="""
-ratio = float_model_bytes(net) / quantized_model_bytes(int8_ref)
-lab04.q3.check(ratio)
-""",
+    answers=["ratio"],
+    checker=_check_q3,
+    hints=[
+        "Count the bytes each model keeps for inference, then divide float32 by int8.",
+        "labkit's tensor_bytes(model) counts them; for the int8 graph it counts only the "
+        "tensors the graph reads.",
+    ],
+    solution=_solution_q3,
+    wrong=[
+        Planted("the weights alone", (4.0,), "weights alone"),
+        Planted("inverted", lambda: (1 / _true_ratio(),), "int8 / float32"),
+        Planted("far off", (3.0,), "what the models keep"),
+        Planted("a string", ("3.7",), "not the text"),
+    ],
+    right=[Alternative("counted by hand", _by_dtype)],
 )
+
+QUESTIONS = bind(globals())

@@ -99,7 +99,10 @@ print(f"PyTorch kernels use: {cpu.capability}")
 print(f"VNNI: {cpu.vnni}, AMX: {cpu.amx}, native bf16: {cpu.native_bf16}")
 print(f"C++ compiler for torch.compile: {cpu.compiler or 'none found'}")
 print(f"int8 speed path of notebook 04 available here: {cpu.int8_speed_path}")
-print(f"training device: {labkit.get_device()}")
+print(
+    "training runs on: the CPU (models are built there, so every machine prints the same numbers)"
+)
+print(f"accelerator for notebook 05's GPU measurements: {labkit.get_device()}")
 
 # %% [markdown]
 # ## The running example: real handwritten digits
@@ -203,7 +206,8 @@ print(f"zoo baseline, test accuracy: {baseline_accuracy}")
 
 one_image = data.test.X[:1]
 print(f"learned parameters: {labkit.count_parameters(baseline):,}")
-print(f"size on disk: {labkit.format_bytes(labkit.serialized_size(baseline))}")
+print(f"bytes of numbers it holds: {labkit.format_bytes(labkit.tensor_bytes(baseline))}")
+print(f"size of its file on disk: {labkit.format_bytes(labkit.file_bytes(baseline))}")
 print(f"multiply-accumulates per image: {labkit.count_macs(baseline, one_image):,}")
 print(f"latency for one image: {labkit.measure_latency(baseline, one_image, runs=30)}")
 
@@ -257,8 +261,8 @@ lab00.q1.check(n_train, n_originals)
 # **Q2.** What is the zoo baseline's accuracy on the test part, as a fraction between 0 and 1?
 
 # %% tags=["exercise"]
-test_accuracy = ____
-lab00.q2.check(test_accuracy)
+baseline_test_accuracy = ____
+lab00.q2.check(baseline_test_accuracy)
 
 # %% [markdown]
 # **Q3.** With 450 test images, what is the smallest number of correct answers for which the

@@ -40,11 +40,13 @@ labkit.setup()
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from labkit.exercises import ____, lab01
 from labkit.hparams import explorer, print_parameter_table
 from labkit.measure import activation_memory
-from labkit.plots import plot_curves, plot_heatmap, plot_histogram, plot_tradeoff
+from labkit.plots import plot_curves, plot_histogram, plot_tradeoff, show_kernels
+from labkit.zoo import recipe
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline")
@@ -64,13 +66,7 @@ print_parameter_table(net)
 # pictures (red positive, blue negative), several look like small edge and stroke detectors:
 
 # %%
-first_kernels = net.features[0].weight.detach()[:, 0]  # (16, 3, 3)
-fig, axes = plt.subplots(2, 8, figsize=(10, 2.8))
-for kernel, ax in zip(first_kernels, axes.flat, strict=True):
-    plot_heatmap(kernel, ax=ax, colorbar=False)
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.suptitle("the 16 learned 3x3 kernels of the first convolution")
+show_kernels(net.features[0].weight, title="the 16 learned 3x3 kernels of the first convolution")
 plt.show()
 
 # %% [markdown]
@@ -102,7 +98,7 @@ print(f"mean absolute change per weight: {change:.4f}")
 
 # %%
 print("architecture:", net.config)
-print("training:", {"epochs": 8, "lr": 3e-3, "batch_size": 64, "optimizer": "adam"})
+print("training:", recipe("baseline")["train"])
 print("number of conv layers:", sum(isinstance(m, torch.nn.Conv2d) for m in net.modules()))
 
 # %% [markdown]
@@ -121,7 +117,10 @@ print("number of conv layers:", sum(isinstance(m, torch.nn.Conv2d) for m in net.
 # %%
 small = data.with_train_subset(2000)
 trial = labkit.train_small_cnn(small, lr=3e-3, batch_size=64, epochs=4, kernel_size=3)
-print(f"validation accuracy {trial.val}; the objective, validation error = {trial.val_error:.3f}")
+print(
+    f"validation accuracy {trial.val_accuracy}; the objective, validation error = "
+    f"{trial.val_error:.3f}"
+)
 
 # %% [markdown]
 # ## Learning rate: fast but may overshoot, or slow but precise
@@ -151,7 +150,7 @@ plot_curves(
 )
 plt.show()
 for lr, t in lr_trials.items():
-    print(f"lr={lr:<7g} validation {t.val}")
+    print(f"lr={lr:<7g} validation {t.val_accuracy}")
 
 # %% [markdown]
 # **Notice:** the smallest rate is still far from done after four epochs, while the largest
@@ -190,7 +189,8 @@ plt.show()
 for batch_size, t in batch_trials.items():
     print(
         f"batch {batch_size:>3}: {len(t.history.batch_loss):>4} steps, {t.seconds:4.1f} s, "
-        f"activations {labkit.format_bytes(activations[batch_size]):>8}, validation {t.val}"
+        f"activations {labkit.format_bytes(activations[batch_size]):>8}, "
+        f"validation {t.val_accuracy}"
     )
 
 # %% [markdown]
@@ -254,9 +254,9 @@ kernel_trials = {k: labkit.train_small_cnn(small, kernel_size=k, epochs=4) for k
 macs = [labkit.count_macs(t.net, one_image) for t in kernel_trials.values()]
 plot_tradeoff(
     macs,
-    [t.val.value for t in kernel_trials.values()],
+    [t.val_accuracy.value for t in kernel_trials.values()],
     labels=[f"{k}x{k}" for k in kernel_trials],
-    yerr=[t.val.interval for t in kernel_trials.values()],
+    yerr=[t.val_accuracy.interval for t in kernel_trials.values()],
     xlabel="multiply-accumulates per image",
     ylabel="validation accuracy",
     title="kernel size: accuracy vs compute",
@@ -264,7 +264,7 @@ plot_tradeoff(
 )
 plt.show()
 for k, t in kernel_trials.items():
-    print(f"{k}x{k}: {t.parameters:>6,} parameters, validation {t.val}")
+    print(f"{k}x{k}: {t.n_params:>6,} parameters, validation {t.val_accuracy}")
 
 # %% [markdown]
 # **Notice:** a 1x1 kernel cannot see shapes at all and fails; 3x3 is far better; beyond that
@@ -281,6 +281,7 @@ for k, t in kernel_trials.items():
 
 # %%
 app = explorer(data)
+display(app)
 app.train()
 
 # %% [markdown]

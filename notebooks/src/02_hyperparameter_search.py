@@ -54,13 +54,12 @@ from labkit.plots import plot_heatmap, plot_regret
 from labkit.search import (
     COURSE_SPACE,
     SearchSpace,
-    SearchTable,
     expected_improvement,
     gp_posterior,
     live_objective,
-    replay,
     search,
 )
+from labkit.search_table import SearchTable, replay
 
 data = labkit.load_digits()
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -152,12 +151,17 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 pairs = [(0, 1), (2, 3)]
 for ax, (i, j) in zip(axes, pairs, strict=True):
     others = tuple(k for k in range(4) if k not in (i, j))
-    best = 100 * mean_errors.min(axis=others)
-    plot_heatmap(best, ax=ax, cmap="viridis_r", symmetric=False, title="best error (%)")
-    ax.set_yticks(range(len(space.params[names[i]])), space.params[names[i]])
-    ax.set_xticks(range(len(space.params[names[j]])), space.params[names[j]])
-    ax.set_ylabel(names[i])
-    ax.set_xlabel(names[j])
+    plot_heatmap(
+        100 * mean_errors.min(axis=others),
+        ax=ax,
+        cmap="viridis_r",
+        symmetric=False,
+        title="best error (%)",
+        yticklabels=space.params[names[i]],
+        xticklabels=space.params[names[j]],
+        ylabel=names[i],
+        xlabel=names[j],
+    )
 plt.show()
 seed_gap = 100 * np.abs(table.errors[..., 0] - table.errors[..., 1])
 print(f"best grid point: {table.best_config}, error {100 * table.best_error:.2f}%")
@@ -187,7 +191,12 @@ print(f"grid points within 0.5 points of the best: {near} of {table.space.size}"
 #
 # One dimension makes this visible: the error along the learning-rate axis (log scale), with
 # the other three hyperparameters at the table's best. We use a Gaussian process written from
-# scratch in `labkit.search.gp_posterior` (checked against scikit-learn below).
+# scratch in `labkit.search` (checked against scikit-learn below). Here is all of it: the
+# posterior mean and standard deviation, then expected improvement.
+
+# %%
+labkit.show_source(gp_posterior)
+labkit.show_source(expected_improvement)
 
 # %%
 lr_values = np.array(space.params["lr"])
@@ -314,18 +323,17 @@ for strategy in ["grid", "random", "tpe", "gp", "tt"]:
 # every strategy, with a larger budget.
 
 # %%
-result = replay(table, ["grid", "random", "tpe", "tt"], budget=budget, repeats=20)
-gp_result = replay(table, ["gp"], budget=budget, repeats=6)
-result.best_so_far["gp"] = gp_result.best_so_far["gp"]
+result = replay(
+    table, budget=budget, repeats={"grid": 1, "random": 20, "tpe": 20, "gp": 6, "tt": 20}
+)
 plot_regret(result)
 plt.title(f"regret over {budget} evaluations (10% of the {table.space.size}-point grid)")
 plt.show()
-for strategy in result.best_so_far:
-    evals = result.evals_to_best(strategy)
-    hit = (evals < budget).mean() if strategy != "grid" else float(evals[0] < budget)
+for strategy in result.curves:
+    evals = result.evals_to_reach(strategy)
     print(
         f"{strategy:>6}: median evaluations to the grid's best {np.median(evals):5.1f}; "
-        f"found it within the budget in {100 * hit:.0f}% of runs"
+        f"found it within the budget in {100 * result.reached(strategy):.0f}% of runs"
     )
 
 # %% [markdown]

@@ -42,8 +42,8 @@ import torch
 from torch.nn.utils import prune as torch_prune
 
 from labkit.exercises import ____, lab03
-from labkit.measure import compare_latency, count_macs, count_parameters, serialized_size
-from labkit.plots import plot_heatmap, plot_histogram
+from labkit.measure import compare_latency, count_macs, count_parameters, file_bytes, tensor_bytes
+from labkit.plots import plot_heatmap, plot_histogram, show_kernels
 from labkit.prune import (
     apply_masks,
     global_magnitude_masks,
@@ -51,8 +51,8 @@ from labkit.prune import (
     layer_sparsity,
     layerwise_magnitude_masks,
     magnitude_mask,
-    prune,
     prune_channels,
+    prune_masks,
     sensitivity_scan,
     sparse_state_bytes,
 )
@@ -68,14 +68,13 @@ print(f"baseline: {count_parameters(net):,} parameters, test accuracy {base_acc}
 # The simplest importance score is the absolute value: to prune a fraction `sparsity` of a
 # weight tensor, find the `round(sparsity * n)` entries with the smallest |w| and set them to
 # zero. We keep a **mask** (True = keep) beside the weight, so that we know which entries are
-# gone. `labkit.prune.magnitude_mask` is the whole idea in a few lines:
-#
-# ```python
-# n_prune = round(sparsity * weight.numel())
-# smallest = torch.topk(weight.abs().flatten(), n_prune, largest=False).indices
-# mask = torch.ones(weight.numel(), dtype=torch.bool); mask[smallest] = False
-# ```
-#
+# gone. `labkit.prune.magnitude_mask` is the whole idea in a few lines (the helper it calls
+# marks the `round(sparsity * n)` smallest scores False):
+
+# %%
+labkit.show_source(magnitude_mask)
+
+# %% [markdown]
 # PyTorch has the same method built in, `torch.nn.utils.prune.l1_unstructured`. It stores the
 # mask as a buffer `weight_mask` and recomputes `weight = weight_orig * weight_mask` before each
 # forward pass. On the same layer both give the same mask:
@@ -192,17 +191,13 @@ print("largest sparsity per layer that costs at most 1 point:", suggested)
 # that neuron pruning removes crossed out:
 
 # %%
-neuron_masks = prune(net, "neuron", 0.5)
+neuron_masks = prune_masks(net, "neuron", 0.5)
 removed = ~neuron_masks["features.0"].flatten(1).all(dim=1)
-fig, axes = plt.subplots(2, 8, figsize=(10, 2.8))
-for k, ax in enumerate(axes.flat):
-    plot_heatmap(net.features[0].weight[k, 0].detach(), ax=ax, colorbar=False)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if removed[k]:
-        ax.plot([-0.5, 2.5], [-0.5, 2.5], "k-", lw=2)
-        ax.plot([-0.5, 2.5], [2.5, -0.5], "k-", lw=2)
-fig.suptitle("first-layer filters; crossed out: the 8 with the smallest norm")
+show_kernels(
+    net.features[0].weight,
+    crossed=removed,
+    title="first-layer filters; crossed out: the 8 with the smallest norm",
+)
 plt.show()
 neuron_net = apply_masks(copy.deepcopy(net), neuron_masks)
 print(
@@ -247,11 +242,12 @@ for s, a, b in zip(levels, one_shot, tuned, strict=True):
 sparse90 = tuned_nets[0.9]
 batch = data.test.X[:256]  # a throughput batch: arithmetic, not per-call overhead, dominates
 lat = compare_latency({"baseline": net.eval(), "90% zeros": sparse90}, batch)
-print(f"dense file: baseline {serialized_size(net):,} B, 90% zeros {serialized_size(sparse90):,} B")
+print(f"dense file: baseline {file_bytes(net):,} B, 90% zeros {file_bytes(sparse90):,} B")
 print(f"latency (batch of 256): baseline {lat['baseline']}, 90% zeros {lat['90% zeros']}")
+print(f"speed-up of the 90% zeros model: {lat.ratio('90% zeros', 'baseline')}")
 print(
     f"sparse format (bitmap + kept values): {sparse_state_bytes(sparse90):,} B, "
-    f"{serialized_size(net) / sparse_state_bytes(sparse90):.1f}x smaller"
+    f"{file_bytes(net) / sparse_state_bytes(sparse90):.1f}x smaller than the dense file"
 )
 
 # %% [markdown]
@@ -279,13 +275,13 @@ print("first conv:", net.features[0], "->", slim.features[0])
 x1 = data.val.X[:1]
 for label, m in [("baseline", net), ("50% channels removed", slim)]:
     print(
-        f"{label:>21}: {count_parameters(m):6,} parameters, {serialized_size(m):6,} B, "
+        f"{label:>21}: {count_parameters(m):6,} parameters, {tensor_bytes(m):6,} B, "
         f"{count_macs(m, x1):8,} MACs per image"
     )
 lat = compare_latency({"baseline": net, "slim": slim}, batch)
 print(
-    f"latency (batch of 256): {lat['baseline'].median_ms:.2f} ms -> {lat['slim'].median_ms:.2f} ms, "
-    f"{lat['baseline'].median_ms / lat['slim'].median_ms:.1f}x faster"
+    f"latency (batch of 256): {lat['baseline'].median_ms:.2f} ms -> {lat['slim'].median_ms:.2f} ms; "
+    f"speed-up {lat.ratio('slim', 'baseline')}"
 )
 print(
     f"test accuracy: {slim_before} right after pruning, {labkit.evaluate(slim, data.test)} "
@@ -309,21 +305,24 @@ kept = ____
 lab03.q1.check(kept)
 
 # %% [markdown]
-# **Q2.** Write `my_magnitude_mask(weight, sparsity)`: a bool tensor shaped like `weight`,
-# False for the `round(sparsity * n)` entries with the smallest absolute value. The check
-# compares it with `torch.nn.utils.prune.l1_unstructured` on several tensors.
+# **Q2.** Write `my_global_masks(weights, sparsity)`: given a dict `{layer name: weight
+# tensor}`, return a dict `{layer name: bool mask}` that prunes, over all layers together, the
+# `round(sparsity * n)` weights with the smallest absolute value (`n`: all weights of all
+# layers). The check compares it with `torch.nn.utils.prune.global_unstructured` on several
+# sets of layers.
 
 
 # %% tags=["exercise"]
-def my_magnitude_mask(weight, sparsity):
+def my_global_masks(weights, sparsity):
     return ____
 
 
-lab03.q2.check(my_magnitude_mask)
+lab03.q2.check(my_global_masks)
 
 # %% [markdown]
-# **Q3.** From the sensitivity scan, which layer is the most sensitive to pruning? Answer with
-# its name; the check reads `scan`.
+# **Q3.** From the sensitivity scan, which layer is the most sensitive to pruning: the one
+# whose accuracy drops the most, added up over all the sparsities scanned (how far its curve
+# lies below its first point)? Answer with its name; the check reads `scan`.
 
 # %% tags=["exercise"]
 most_sensitive = ____

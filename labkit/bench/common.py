@@ -1,0 +1,199 @@
+"""What every benchmark shares: the seeded course fixture, a real-size timm model, like-for-like
+latency rows, and the table printed from a result of any technique.
+
+Used by ``labkit bench ...`` (labkit/bench/*.py); the schema is in labkit/bench/__init__.py.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from labkit.data import Dataset, load_digits
+from labkit.env import seed_everything
+from labkit.hardware import cpu_features
+from labkit.measure import LatencyComparison, compare_latency
+from labkit.models import create_model
+from labkit.stats import paired_comparison
+from labkit.train import Accuracy, predict
+from labkit.zoo import load_pretrained
+
+SCHEMA_VERSION = 1
+LATENCY_BATCH = 256  # the course model's throughput batch: arithmetic, not overhead, dominates
+UNITS = {
+    "acc": "percent of test images",
+    "acc_drop_ci": "percentage points, paired 95% interval of baseline minus method",
+    "size_bytes": "bytes",
+    "size_ratio": "baseline bytes / method bytes",
+    "latency_ms": "milliseconds per call",
+    "latency_ratio": "baseline time / method time, same execution mode (see mode)",
+    "latency_ratio_range": "lowest and highest interleaved round",
+    "sparsity": "fraction of weights set to zero",
+    "channel_ratio": "fraction of each conv layer's output channels removed",
+}
+
+
+@dataclass
+class CourseFixture:
+    """The seeded digits, the zoo baseline, its test predictions, and the batches to time.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+
+    data: Dataset
+    baseline: nn.Module
+    baseline_predictions: torch.Tensor
+    example: torch.Tensor  # LATENCY_BATCH test images
+    one_image: torch.Tensor
+    calibration: torch.Tensor  # training images, for quantization
+
+    @property
+    def baseline_accuracy(self) -> Accuracy:
+        return Accuracy(
+            int((self.baseline_predictions == self.data.test.y).sum()), len(self.data.test)
+        )
+
+
+@functools.cache
+def course_fixture() -> CourseFixture:
+    """The same fixture for every benchmark, seeded: two runs print the same accuracies.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    seed_everything(0)
+    data = load_digits()
+    base = load_pretrained("baseline").eval()
+    example = data.test.X[:LATENCY_BATCH]
+    return CourseFixture(
+        data, base, predict(base, data.test), example, example[:1], data.train.X[:1024]
+    )
+
+
+def timm_model(name: str, image_size: int = 224) -> tuple[nn.Module, torch.Tensor]:
+    """A real-size timm model with random weights (built offline) and one image to time it on.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    seed_everything(0)
+    net = create_model(name, seed=0).eval()
+    return net, torch.randn(1, 3, image_size, image_size)
+
+
+def machine() -> dict:
+    """The facts a reader needs to compare two results: CPU features, threads, versions.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    cpu = cpu_features()
+    return {
+        "cpu": cpu.summary(),
+        "cpu_name": cpu.name,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "compiler": cpu.compiler is not None,
+    }
+
+
+def accuracy_fields(fixture: CourseFixture, net: nn.Module) -> dict:
+    """``acc`` (percent) and ``acc_drop_ci`` (paired interval, points) of a course model.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    predicted = predict(net, fixture.data.test)
+    acc = Accuracy(int((predicted == fixture.data.test.y).sum()), len(fixture.data.test))
+    cmp = paired_comparison(fixture.baseline_predictions, predicted, fixture.data.test.y)
+    return {
+        "acc": round(acc.percent, 2),
+        # cmp is method minus baseline; the drop is baseline minus method
+        "acc_drop_ci": [round(-100 * cmp.high, 2), round(-100 * cmp.low, 2)],
+    }
+
+
+def latency_fields(
+    timings: LatencyComparison, name: str, ref: str, prefix: str = "latency_ratio"
+) -> dict:
+    """The ratio of ``ref``'s time to ``name``'s, median over rounds, and its range.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    ratio = timings.ratio(name, ref)
+    return {
+        prefix: round(ratio.median, 3),
+        f"{prefix}_range": [round(ratio.low, 3), round(ratio.high, 3)],
+    }
+
+
+def time_side_by_side(
+    models: Mapping[str, Callable], example: torch.Tensor, rounds: int = 7, runs: int = 20
+) -> LatencyComparison:
+    """Every model timed in interleaved rounds on ``example`` (one process, one run).
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    return compare_latency(dict(models), example, rounds=rounds, runs=runs)
+
+
+def envelope(technique: str, baseline: dict, rows: list[dict], **extra) -> dict:
+    """The top level every benchmark's JSON shares.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    return {
+        "technique": technique,
+        "schema": SCHEMA_VERSION,
+        "machine": machine(),
+        "units": UNITS,
+        **extra,
+        "baseline": baseline,
+        "rows": rows,
+    }
+
+
+_COLUMNS = [  # (key, header, format) in the order a table shows them
+    ("model", "model", "{}"),
+    ("method", "method", "{}"),
+    ("sparsity", "sparsity", "{:.2f}"),
+    ("channel_ratio", "channels", "{:.2f}"),
+    ("bits", "bits", "{}"),
+    ("acc", "acc %", "{:.2f}"),
+    ("acc_drop_ci", "drop CI (pt)", "[{0[0]:+.2f}, {0[1]:+.2f}]"),
+    ("size_ratio", "size x", "{:.2f}"),
+    ("mode", "mode", "{}"),
+    ("batch", "batch", "{}"),
+    ("latency_ratio", "speed x", "{:.2f}"),
+    ("latency_ratio_range", "range", "{0[0]:.2f}-{0[1]:.2f}"),
+    ("latency_ratio_batch1", "speed x (1 img)", "{:.2f}"),
+    ("median_evals_to_band", "evals to band", "{:.1f}"),
+    ("reached_band", "reached", "{:.0%}"),
+]
+
+
+def report(result: dict) -> str:
+    """A plain-text table of any benchmark's result: the columns its rows have, in one order.
+
+    Used by: `labkit bench <technique>` (labkit/bench/*.py).
+    """
+    rows = result["rows"]
+    columns = [c for c in _COLUMNS if any(r.get(c[0]) is not None for r in rows)]
+
+    def cell(row: dict, key: str, fmt: str) -> str:
+        value = row.get(key)
+        return "-" if value is None else fmt.format(value)
+
+    table = [[h for _, h, _ in columns]] + [[cell(r, k, f) for k, _, f in columns] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    lines = [
+        "  ".join(text.rjust(w) for text, w in zip(line, widths, strict=True)) for line in table
+    ]
+    m = result["machine"]
+    head = [
+        f"labkit bench {result['technique']}: {m['cpu']}, {m['threads']} threads, "
+        f"torch {m['torch']}",
+        "baseline: " + ", ".join(f"{k} {v}" for k, v in result["baseline"].items()),
+    ]
+    notes = [f"  {r['model']} {r['method']}: {r['note']}" for r in rows if r.get("note")]
+    return "\n".join(head + lines + (["notes:"] + notes if notes else []))

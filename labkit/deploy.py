@@ -1,0 +1,219 @@
+"""Deployment plumbing: capture a model as a graph, convert it to real int8, compile it for the
+CPU, and fall back, saying why, where a machine cannot.
+
+Notebook 04 teaches what these steps do ("Real int8 inference on the CPU"); this module does
+them, with the machine's quirks handled in one place: torch.export failures, a missing or
+broken C++ compiler, memory-hungry compile settings. Later notebooks compile their own
+baselines here too, so that every speed-up compares compiled with compiled.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from labkit._validate import check_bool, check_callable, check_module, check_tensor
+from labkit.env import cpu_features
+from labkit.quantize import calibration_batches
+
+
+class ExportError(ValueError):
+    """The model cannot be captured by torch.export, so the PT2E int8 path cannot run.
+
+    Lesson: notebooks/04_quantization.ipynb, "Real int8 inference on the CPU".
+    """
+
+
+def export_model(net: nn.Module, example: torch.Tensor, dynamic_batch: bool = True):
+    """``torch.export`` the model (batch size left dynamic) and return the graph module that
+    ``prepare_pt2e`` takes. A model torch.export cannot capture gets an :class:`ExportError`
+    that says why. The caller's model is left in the mode it was in.
+
+    Lesson: notebooks/04_quantization.ipynb, "Real int8 inference on the CPU".
+    """
+    check_module("net", net)
+    check_tensor("example", example, min_ndim=1)
+    check_bool("dynamic_batch", dynamic_batch)
+    dims = None
+    if dynamic_batch:
+        dims = ({0: torch.export.Dim("batch", min=1, max=65_536)},)
+        if example.shape[0] < 2:  # a batch of one would be specialized as a constant
+            example = torch.cat([example, example])
+    was_training = net.training
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.export.export(net.eval(), (example,), dynamic_shapes=dims).module()
+    except Exception as exc:  # torch raises many kinds here; all mean "cannot export"
+        raise ExportError(
+            f"argument 'net' cannot be exported with torch.export, so it cannot be quantized "
+            f"by the PT2E path: {_first_line(exc)}. Typical causes: Python control flow that "
+            "depends on tensor values (if x.sum() > 0), or calls torch cannot trace (numpy, "
+            ".item(), printing tensors) inside forward."
+        ) from exc
+    finally:
+        net.train(was_training)
+
+
+def ptq_int8(
+    net: nn.Module,
+    calibration: torch.Tensor | Iterable[torch.Tensor],
+    progress: bool = False,
+) -> torch.fx.GraphModule:
+    """Post-training static int8 quantization, the current PyTorch way:
+    torch.export -> torchao ``prepare_pt2e`` with ``X86InductorQuantizer`` (int8 weights per
+    channel, uint8 activations per tensor, histogram calibration) -> run the calibration
+    images -> ``convert_pt2e``. The result computes in float with quantize/dequantize steps
+    around each layer (a *reference* model: right numbers, not yet fast); pass it to
+    :func:`compile_model` for real int8 kernels. ``net`` itself is not changed.
+
+    Lesson: notebooks/04_quantization.ipynb, "Real int8 inference on the CPU".
+    """
+    # torchao is imported when used: ~0.8 s and ~60 MB that notebooks without int8 never need.
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+        X86InductorQuantizer,
+        get_default_x86_inductor_quantization_config,
+    )
+
+    check_module("net", net)
+    batches = calibration_batches(calibration)
+    graph = export_model(copy.deepcopy(net), batches[0][:2])
+    quantizer = X86InductorQuantizer()
+    quantizer.set_global(get_default_x86_inductor_quantization_config())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_pt2e(graph, quantizer)
+        with torch.no_grad():
+            for batch in tqdm(batches, desc="calibrating", leave=False, disable=not progress):
+                prepared(batch)
+        converted = convert_pt2e(prepared)
+    allow_exported_model_train_eval(converted)
+    converted.eval()
+    return converted
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's type and the first line of its message, cut at a word, not mid-word."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass
+class Compiled:
+    """What :func:`compile_model` made: the callable that runs, whether it is really compiled,
+    how long compiling took, and why not where it is not. ``mode`` is "compiled" or "eager":
+    label every measurement with it.
+
+    Lesson: notebooks/04_quantization.ipynb, "Latency, side by side".
+    """
+
+    model: nn.Module
+    compiled: bool
+    seconds: float
+    reason: str = ""
+
+    @property
+    def mode(self) -> str:
+        return "compiled" if self.compiled else "eager"
+
+
+def compile_model(
+    model: nn.Module, example: torch.Tensor, verbose: bool = True, name: str = "model"
+) -> Compiled:
+    """``torch.compile`` with ``freezing`` (weights become constants, so int8 weights are
+    packed once for the CPU's int8 kernels), compiled right away on ``example`` so the wait
+    happens here, with a message. Freezing stays on for the rest of the process: compile
+    models for inference only, never train a compiled one.
+
+    Falls back to the model as it is (eager) where the compiler cannot work: no working C++
+    compiler, or a failure inside torch.compile; ``reason`` says which, in one line, and
+    ``mode`` says "eager". Never raises for that.
+
+    Lesson: notebooks/04_quantization.ipynb, "Latency, side by side".
+    """
+    import torch._inductor.config as inductor_config  # loads the compiler stack: only here
+
+    check_callable("model", model, "a model")
+    check_tensor("example", example, min_ndim=1)
+    cpu = cpu_features()
+    if cpu.compiler is None:
+        reason = f"no working C++ compiler ({cpu.compiler_problem}); running eagerly"
+        if verbose:
+            print(f"{name}: {reason}")
+        return Compiled(model, False, 0.0, reason)
+    if verbose:
+        print(f"compiling {name} with torch.compile (freezing on); the first time takes 5-60 s ...")
+    # Freezing is switched on for the whole process, not inside a context: torch.compile
+    # compiles again later whenever a guard fails (another batch size, inference_mode instead
+    # of no_grad), and a recompile outside the context would silently lose the int8 speed-up.
+    inductor_config.freezing = True
+    # Compile in this process: a pool of compile workers (one Python process each) would
+    # add several hundred MB, over Binder's memory, and buys little on 1-2 cores.
+    inductor_config.compile_threads = 1
+    # No precompiled header: g++ needs up to ~900 MB to build one (once per machine, on the
+    # first compile), which on top of the kernel's own memory breaks Binder's 2 GB. Without
+    # it each kernel compiles a few seconds slower and g++ stays near 350 MB.
+    inductor_config.cpp_cache_precompile_headers = False
+    # A harmless notice from inside inductor's int8 lowering, repeated at every recompile.
+    warnings.filterwarnings("ignore", message="To copy construct from a tensor", module="torch")
+    start = time.perf_counter()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled = torch.compile(model, dynamic=False)
+            if isinstance(compiled, nn.Module):
+                compiled.eval()  # the wrapper has its own training flag
+            compiled(example)
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled(example)  # timing runs in inference mode: compile that variant now too
+    except Exception as exc:  # compiler missing headers, unsupported op, ...
+        reason = f"torch.compile failed ({_first_line(exc)}); running eagerly"
+        if verbose:
+            print(f"{name}: {reason}")
+        torch._dynamo.reset()
+        return Compiled(model, False, time.perf_counter() - start, reason)
+    seconds = time.perf_counter() - start
+    if verbose:
+        print(f"compiled {name} in {seconds:.1f} s")
+    return Compiled(compiled, True, seconds)
+
+
+def dynamic_int8_linear(net: nn.Module) -> tuple[nn.Module, dict[str, int]]:
+    """Dynamic int8 for Linear layers with torchao's ``quantize_``: int8 weights, activations
+    quantized on the fly per batch (no calibration). Conv2d layers are skipped by torchao;
+    the returned counts say how many layers of each kind were converted and left.
+
+    Lesson: notebooks/04_quantization.ipynb, "Dynamic int8 for Linear layers".
+    """
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    check_module("net", net)
+    out = copy.deepcopy(net).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_(out, Int8DynamicActivationInt8WeightConfig())
+    counts = {"linear_int8": 0, "linear_float": 0, "conv_float": 0}
+    for m in out.modules():
+        if isinstance(m, nn.Linear):
+            counts["linear_int8" if _is_quantized(m.weight) else "linear_float"] += 1
+        elif isinstance(m, nn.Conv2d):
+            counts["conv_float"] += 1
+    return out, counts
+
+
+def _is_quantized(w: torch.Tensor) -> bool:
+    """torchao swaps a quantized weight for a tensor subclass that holds int8 data."""
+    data = w.data if isinstance(w, nn.Parameter) else w
+    return type(data) is not torch.Tensor or not data.dtype.is_floating_point

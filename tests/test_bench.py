@@ -1,0 +1,77 @@
+"""The benchmarks print the documented schema (labkit/bench/__init__.py), with like-for-like
+latency ratios. Quick modes keep this to a couple of minutes; the full runs are for people."""
+
+import json
+
+import pytest
+
+from labkit.bench import SCHEMA_VERSION, report
+from labkit.bench.common import UNITS
+from labkit.cli import main
+
+pytestmark = pytest.mark.slow
+ROW_KEYS = {"method", "model", "acc", "size_ratio"}
+
+
+def _run(capsys, *args):
+    assert main(["bench", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _check_envelope(result, technique):
+    assert result["technique"] == technique and result["schema"] == SCHEMA_VERSION
+    assert {"cpu", "threads", "torch", "compiler"} <= set(result["machine"])
+    assert result["units"] == UNITS and "baseline" in result and result["rows"]
+    for row in result["rows"]:
+        if row.get("latency_ratio") is not None:
+            # every timed ratio says in which mode both sides ran, and how much rounds moved
+            assert row["mode"] in ("eager", "compiled") and row["batch"] >= 1
+            low, high = row["latency_ratio_range"]
+            assert low <= row["latency_ratio"] <= high
+    report(result)  # the table prints for any result
+
+
+def test_bench_prune_quick(capsys):
+    result = _run(capsys, "prune", "--quick", "--timm", "resnet10t")
+    _check_envelope(result, "prune")
+    rows = result["rows"]
+    for row in rows:
+        assert ROW_KEYS <= set(row)
+        assert ("sparsity" in row) != ("channel_ratio" in row)  # structured rows: channel_ratio
+    course = [r for r in rows if r["model"] == "course"]
+    unstructured = next(r for r in course if r["method"] == "unstructured")
+    assert unstructured["size_ratio"] >= 4 and "file" in unstructured["size_format"]
+    assert unstructured["acc_drop_ci"][0] <= unstructured["acc_drop_ci"][1]
+    structured = [r for r in course if r["method"] == "structured"]
+    assert {r["mode"] for r in structured} <= {"eager", "compiled"} and structured[0][
+        "size_ratio"
+    ] > 2
+    assert structured[0]["acc"] > structured[0]["acc_before_finetune"]
+    timm = [r for r in rows if r["model"] == "resnet10t"]
+    assert {r["method"] for r in timm} == {"unstructured", "structured"}
+    assert all(r["acc"] is None and r["batch"] == 1 for r in timm)
+
+
+def test_bench_quantize_quick(capsys):
+    result = _run(capsys, "quantize", "--quick", "--timm", "resnet10t")
+    _check_envelope(result, "quantize")
+    rows = {(r["model"], r["method"]): r for r in result["rows"]}
+    int8 = rows["course", "int8_ptq"]
+    assert int8["size_ratio"] > 3.5 and int8["bits"] == 8
+    if "latency_ratio" in int8:  # compiled int8 is only ever compared with compiled float32
+        assert int8["mode"] == "compiled"
+    else:
+        assert "not timed" in int8["note"]
+    assert "latency_ratio" not in rows["course", "w4_ptq"]  # no 4-bit kernels: never timed
+    assert rows["resnet10t", "int8_ptq"]["size_ratio"] > 3.5
+
+
+@pytest.mark.parametrize("repeats", [2])
+def test_bench_search(capsys, repeats):
+    result = _run(capsys, "search", "--repeats", str(repeats))
+    _check_envelope(result, "search")
+    assert result["grid_size"] == 384 and result["repeats"] == repeats
+    assert {"width_points", "points_in_band", "definition"} <= set(result["band"])
+    for row in result["rows"]:
+        assert 1 <= row["median_evals_to_band"] <= result["budget"] + 1
+        assert 0 <= row["reached_band"] <= 1
