@@ -42,7 +42,13 @@ if _os.environ.get("LABKIT_ONLINE", "0") != "1":
     _os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from labkit.check import ____  # noqa: E402
-from labkit.claims import expect, expect_between  # noqa: E402
+from labkit.claims import (  # noqa: E402
+    expect,
+    expect_above,
+    expect_between,
+    expect_detectable,
+    expect_no_detectable_difference,
+)
 from labkit.data import load_digits, load_torchvision  # noqa: E402
 from labkit.env import get_device, seed_everything, setup  # noqa: E402
 from labkit.hardware import cpu_features  # noqa: E402
@@ -59,7 +65,7 @@ from labkit.measure import (  # noqa: E402
 )
 from labkit.models import SmallCNN, create_model, weight_layers  # noqa: E402
 from labkit.source import show_source  # noqa: E402
-from labkit.stats import paired_comparison  # noqa: E402
+from labkit.stats import compare_models, paired_comparison, seed_interval  # noqa: E402
 from labkit.train import Accuracy, evaluate, fit, predict, train_small_cnn  # noqa: E402
 from labkit.zoo import load_pretrained  # noqa: E402
 
@@ -70,13 +76,17 @@ __all__ = [
     "Accuracy",
     "SmallCNN",
     "compare_latency",
+    "compare_models",
     "count_macs",
     "count_parameters",
     "cpu_features",
     "create_model",
     "evaluate",
     "expect",
+    "expect_above",
     "expect_between",
+    "expect_detectable",
+    "expect_no_detectable_difference",
     "file_bytes",
     "fit",
     "format_bytes",
@@ -89,6 +99,7 @@ __all__ = [
     "peak_memory",
     "predict",
     "seed_everything",
+    "seed_interval",
     "setup",
     "show_source",
     "sparsity",

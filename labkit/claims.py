@@ -44,3 +44,40 @@ def expect_between(name: str, value: float, low: float, high: float) -> float:
     if math.isnan(value) or not low <= value <= high:
         raise ClaimFailed(f"{name} = {value:g}, expected between {low:g} and {high:g}")
     return value
+
+
+def expect_detectable(comparison, better: str, message: str = "") -> None:
+    """Assert that a paired comparison resolves a difference, in the stated direction:
+    ``better`` names the model that must be better (one of ``comparison.names``).
+
+    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    """
+    a, b = comparison.names
+    if better not in (a, b):
+        raise ValueError(f"argument 'better' must be {a!r} or {b!r}, got {better!r}")
+    want_positive = better == b
+    ok = comparison.detectable and (comparison.difference > 0) == want_positive
+    if not ok:
+        raise ClaimFailed(f"{message or 'expected ' + better + ' to be better'}: {comparison}")
+
+
+def expect_no_detectable_difference(comparison, message: str = "") -> None:
+    """Assert that a paired comparison's interval holds zero: the images cannot tell the two
+    models apart.
+
+    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    """
+    if comparison.detectable:
+        raise ClaimFailed(f"{message or 'expected no detectable difference'}: {comparison}")
+
+
+def expect_above(name: str, value: float, threshold: float) -> float:
+    """Assert that a measured value (a ratio, a gain) lies above ``threshold``; returns it.
+
+    Lesson: notebooks/03_pruning.ipynb, "What the zeros really save".
+    """
+    value = float(value)
+    threshold = check_float("threshold", threshold)
+    if math.isnan(value) or not value > threshold:
+        raise ClaimFailed(f"{name} = {value:g}, expected above {threshold:g}")
+    return value

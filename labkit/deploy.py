@@ -165,6 +165,11 @@ def compile_model(
     # first compile), which on top of the kernel's own memory breaks Binder's 2 GB. Without
     # it each kernel compiles a few seconds slower and g++ stays near 350 MB.
     inductor_config.cpp_cache_precompile_headers = False
+    # Every model of one class shares one forward() code object, and torch.compile keeps at
+    # most `recompile_limit` (8) compiled variants of it; each model here makes two (no_grad,
+    # inference_mode). Past the limit the next model silently ran uncompiled and, timed, was
+    # 13x slower than its compiled baseline (measured: `labkit bench prune`, 5 models).
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     # A harmless notice from inside inductor's int8 lowering, repeated at every recompile.
     warnings.filterwarnings("ignore", message="To copy construct from a tensor", module="torch")
     start = time.perf_counter()

@@ -7,6 +7,8 @@ taken apart in notebooks/01_parameters_vs_hyperparameters.ipynb.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
@@ -116,3 +118,63 @@ def create_model(
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except OSError as err:  # the hub could not be reached
         raise RuntimeError(f"could not download weights for {name!r}: {err}") from err
+
+
+def fold_conv_bn(conv: nn.Module, bn: nn.Module) -> nn.Module:
+    """A copy of ``conv`` that computes conv followed by batch norm (in eval mode) in one
+    layer: with s = gamma / sqrt(running_var + eps), the weight of output channel c is scaled
+    by s[c] and the bias becomes (bias - running_mean) * s + beta. From scratch; PyTorch's
+    ``torch.nn.utils.fusion.fuse_conv_bn_eval`` gives the same layer (a test compares them).
+
+    Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
+    """
+    if not isinstance(conv, _ConvNd) or conv.transposed:
+        raise TypeError(f"argument 'conv' must be a convolution, got {type(conv).__name__}")
+    if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or bn.num_features != conv.out_channels:
+        raise TypeError(
+            f"argument 'bn' must be a batch norm over the conv's {conv.out_channels} channels"
+        )
+    fused = copy.deepcopy(conv).eval()
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shape = [-1] + [1] * (conv.weight.dim() - 1)
+        fused.weight.copy_(conv.weight * scale.view(shape))
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        fused.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+    return fused
+
+
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` in eval mode with every batch norm that directly follows a convolution
+    folded into it (:func:`fold_conv_bn`) and replaced by ``nn.Identity``: the same outputs,
+    fewer tensors. The pairs are found by tracing the model with ``torch.fx``.
+
+    Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
+    """
+    check_module("net", net)
+    out = copy.deepcopy(net).eval()
+    try:
+        graph = torch.fx.symbolic_trace(out).graph
+    except Exception as err:  # control flow on values, unsupported calls
+        raise ValueError(
+            f"argument 'net' cannot be traced with torch.fx to find conv-batch-norm pairs: {err}"
+        ) from None
+    modules = dict(out.named_modules())
+    for node in graph.nodes:
+        if node.op != "call_module" or not isinstance(modules.get(node.target), _ConvNd):
+            continue
+        users = list(node.users)
+        bn = (
+            modules.get(users[0].target)
+            if len(users) == 1 and users[0].op == "call_module"
+            else None
+        )
+        if isinstance(bn, nn.modules.batchnorm._BatchNorm):
+            _set_module(out, node.target, fold_conv_bn(modules[node.target], bn))
+            _set_module(out, users[0].target, nn.Identity())
+    return out
+
+
+def _set_module(net: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(net.get_submodule(parent) if parent else net, leaf, module)

@@ -22,8 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from labkit._validate import check_float, check_int, check_tensor
+from labkit.data import Split
+from labkit.train import predict
 
 CONFIDENCE = 0.95
 
@@ -170,6 +173,17 @@ def paired_comparison(
     return PairedComparison(
         n, only_a, only_b, low, high, mcnemar_exact(only_a, only_b), tuple(names)
     )
+
+
+def compare_models(
+    net_a: nn.Module, net_b: nn.Module, split: Split, names: Sequence[str] = ("A", "B")
+) -> PairedComparison:
+    """Score two models on the same images and compare them, paired (see
+    :func:`paired_comparison`): the accuracy of B minus that of A, with its interval.
+
+    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    """
+    return paired_comparison(predict(net_a, split), predict(net_b, split), split.y, names)
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,14 @@ def test_export_leaves_the_callers_model_in_its_mode(net):
     net.train()
     D.export_model(net, torch.zeros(2, 1, 16, 16))
     assert net.training
+
+
+def test_compiling_many_models_of_one_class_keeps_each_compiled():
+    # torch.compile keeps a few variants per forward() code object; compile_model raises the
+    # limit so that a benchmark that compiles several SmallCNNs never times an eager fallback.
+    compile_model = D.compile_model
+    models = [create_model("small_cnn", width=w, seed=0).eval() for w in (4, 6, 8)]
+    outs = [compile_model(m, torch.zeros(2, 1, 16, 16), verbose=False) for m in models]
+    assert torch._dynamo.config.recompile_limit >= 64
+    if hardware.cpu_features().compiler:
+        assert all(o.compiled for o in outs)

@@ -47,3 +47,24 @@ def test_create_model_explains_unknown_names_and_offline_weights():
         create_model("small_cnn", pretrained=True)
     with pytest.raises(TypeError, match="'name'"):
         create_model(None)
+
+
+def test_folding_batch_norm_matches_pytorchs_fusion_and_keeps_the_outputs():
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    from labkit.models import fold_batchnorm, fold_conv_bn
+    from labkit.zoo import load_pretrained
+
+    net = load_pretrained("baseline")
+    conv, bn = net.features[0], net.features[1]
+    ours, theirs = fold_conv_bn(conv, bn), fuse_conv_bn_eval(conv, bn)
+    assert torch.allclose(ours.weight, theirs.weight, atol=1e-6)
+    assert torch.allclose(ours.bias, theirs.bias, atol=1e-6)
+    folded = fold_batchnorm(net)
+    x = torch.randn(16, 1, 16, 16)
+    assert torch.allclose(folded(x), net(x), atol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # a copy
+    resnet = create_model("resnet18").eval()
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.allclose(fold_batchnorm(resnet)(x), resnet(x), atol=1e-4)
