@@ -27,7 +27,9 @@ def expect(condition: bool, message: str) -> None:
 
     Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
-    if not isinstance(condition, bool) and type(condition).__name__ != "bool_":
+    if hasattr(condition, "dtype") and getattr(condition, "ndim", 1) == 0:
+        condition = condition.item()  # a NumPy or PyTorch scalar from a comparison
+    if not isinstance(condition, bool):
         raise TypeError(f"argument 'condition' must be True or False, got {condition!r}")
     if not condition:
         raise ClaimFailed(message)

@@ -393,8 +393,9 @@ def activation_memory(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
     """Bytes of activations that autograd keeps for the backward pass of one training step
     on the batch (X, y): the part of training memory that grows with the batch size.
 
-    Measured with ``torch.autograd.graph.saved_tensors_hooks`` (each stored tensor counted
-    once; the weights themselves are not counted). The model is left as it was: its gradients
+    Measured with ``torch.autograd.graph.saved_tensors_hooks``: each saved tensor counted once,
+    by its own elements (a slice of a larger tensor, such as ``data.train.X[:8]``, counts as the
+    slice, not the whole storage it views); the weights themselves are not counted. The model is left as it was: its gradients
     and its buffers (batch-norm statistics, which a forward pass in training mode updates) are
     restored.
 
@@ -412,9 +413,9 @@ def activation_memory(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
     saved: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in weights:
-            saved[storage.data_ptr()] = storage.nbytes()
+        if t.untyped_storage().data_ptr() not in weights:
+            key = t.data_ptr()
+            saved[key] = max(saved.get(key, 0), t.numel() * t.element_size())
         return t
 
     buffers = {name: b.detach().clone() for name, b in net.named_buffers()}

@@ -31,16 +31,23 @@ def weight_layers(net: nn.Module) -> dict[str, nn.Module]:
 
 
 class SmallCNN(nn.Module):
-    """Three conv blocks (conv, batch norm, ReLU), two max-pools, global average pool, linear.
+    """Conv blocks (conv, batch norm, ReLU), a max-pool after the first two, global average
+    pool, linear classifier.
 
     ``width`` is the channel count of the first block (the others use twice that);
-    ``kernel_size`` is the side of every convolution kernel (odd, so padding keeps the size).
+    ``kernel_size`` is the side of every convolution kernel (odd, so padding keeps the size);
+    ``depth`` is the number of conv blocks (3 by default, the course's baseline).
 
     Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
     """
 
     def __init__(
-        self, width: int = 16, kernel_size: int = 3, num_classes: int = 10, in_channels: int = 1
+        self,
+        width: int = 16,
+        kernel_size: int = 3,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        depth: int = 3,
     ) -> None:
         super().__init__()
         width = check_int("width", width, min_value=1, max_value=512)
@@ -51,9 +58,12 @@ class SmallCNN(nn.Module):
             )
         num_classes = check_int("num_classes", num_classes, min_value=2, max_value=100_000)
         in_channels = check_int("in_channels", in_channels, min_value=1, max_value=64)
+        depth = check_int("depth", depth, min_value=1, max_value=8)
         self.config = dict(
             width=width, kernel_size=kernel_size, num_classes=num_classes, in_channels=in_channels
         )
+        if depth != 3:
+            self.config["depth"] = depth
         pad = kernel_size // 2
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
@@ -63,16 +73,17 @@ class SmallCNN(nn.Module):
                 nn.ReLU(inplace=True),
             ]
 
-        self.features = nn.Sequential(
-            *block(in_channels, width),
-            nn.MaxPool2d(2),
-            *block(width, 2 * width),
-            nn.MaxPool2d(2),
-            *block(2 * width, 2 * width),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-        )
-        self.classifier = nn.Linear(2 * width, num_classes)
+        layers = [*block(in_channels, width), nn.MaxPool2d(2)]
+        channels = width
+        for i in range(1, depth):
+            layers += block(channels, 2 * width)
+            channels = 2 * width
+            if i == 1:
+                layers.append(nn.MaxPool2d(2))
+        if depth == 1:
+            layers.pop()  # no pooling after a lone block: it keeps what it sees
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -178,3 +189,18 @@ def fold_batchnorm(net: nn.Module) -> nn.Module:
 def _set_module(net: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, leaf = name.rpartition(".")
     setattr(net.get_submodule(parent) if parent else net, leaf, module)
+
+
+def footprint(name: str) -> dict[str, int]:
+    """Parameters and float32 bytes (parameters and buffers) of a model, by name: "small_cnn" or
+    any timm model. Built on PyTorch's ``meta`` device, which records shapes and allocates no
+    memory, so even a 500 MB model costs nothing to measure; offline, no weights downloaded.
+
+    Lesson: notebooks/00_welcome.ipynb, "Why the course model is small".
+    """
+    with torch.device("meta"):
+        net = create_model(name, seed=None)
+    return {
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "bytes": sum(t.numel() * t.element_size() for t in net.state_dict().values()),
+    }

@@ -286,6 +286,7 @@ class Hyperparameters:
     epochs: int = 3  # passes over the training images
     kernel_size: int = 3  # side of every conv kernel (odd)
     width: int = 16  # channels of the first conv block (the others use twice that)
+    depth: int = 3  # conv blocks (layers) of the model
     optimizer: str = "adam"  # "adam" or "sgd" (with momentum 0.9)
     seed: int = 0  # initial weights and batch order
 
@@ -295,6 +296,7 @@ class Hyperparameters:
         check_int("epochs", self.epochs, min_value=1, max_value=10_000)
         check_int("kernel_size", self.kernel_size, min_value=1, max_value=11)
         check_int("width", self.width, min_value=1, max_value=512)
+        check_int("depth", self.depth, min_value=1, max_value=8)
         check_choice("optimizer", self.optimizer, ("adam", "sgd"))
         check_int("seed", self.seed, min_value=0, max_value=2**32 - 1)
 
@@ -357,6 +359,7 @@ def train_small_cnn(
         seed=hp.seed,
         width=hp.width,
         kernel_size=hp.kernel_size,
+        depth=hp.depth,
         num_classes=data.num_classes,
         in_channels=data.image_shape[0],
     )

@@ -128,3 +128,62 @@ def test_nothing_is_echoed_under_an_exercise_cell(monkeypatch, capsys):
     assert lab01.q5.check(2.0) is None  # Jupyter echoes a returned value under the message
     assert "Not yet" in capsys.readouterr().out
     assert lab01.q5.passed is False
+
+
+WEIRD = [
+    None,
+    "text",
+    [1, [2, 3]],
+    {"a": 1},
+    float("nan"),
+    -1,
+    2.5,
+    (),
+    object(),
+    lambda *args, **kwargs: None,
+    lambda *args, **kwargs: "text",
+    lambda *args, **kwargs: [[1, 2]],
+]
+
+
+def _weird_cases():
+    import torch
+
+    values = [*WEIRD, torch.zeros(2), torch.tensor([float("nan")])]
+    return [
+        pytest.param(module, q, value, id=f"{q.name}-{i}")
+        for module, q in QUESTIONS
+        for i, value in enumerate(values)
+    ]
+
+
+@pytest.mark.parametrize("module,question,value", _weird_cases())
+def test_no_answer_makes_a_checker_crash(module, question, value, data, baseline):
+    """Whatever a learner passes, the checker answers with a verdict, never a traceback."""
+    ctx = context(module, data, baseline)
+    answers = (value,) * len(question.answers)
+    try:
+        question.check(*answers, *(ctx[g] for g in question.given))
+    except ExerciseFailed:
+        pass  # a wrong or blank verdict, raised because the tests run in strict mode
+
+
+def _weird_given_cases():
+    values = [None, "text", [1, 2], {"a": 1}, {0.01: 3}, {"x": [1, 2]}, 3, {"x": {"y": 1}}]
+    return [
+        pytest.param(module, q, value, id=f"{q.name}-given-{i}")
+        for module, q in QUESTIONS
+        if q.given
+        for i, value in enumerate(values)
+    ]
+
+
+@pytest.mark.parametrize("module,question,value", _weird_given_cases())
+def test_no_notebook_variable_makes_a_checker_crash(module, question, value, data, baseline):
+    """A learner may pass the wrong notebook variable as the second argument, too."""
+    answers = resolve(question.right[0].answers, context(module, data, baseline))
+    answers = answers[: len(question.answers)] if question.right else (1,)
+    try:
+        question.check(*answers, *([value] * len(question.given)))
+    except ExerciseFailed:
+        pass

@@ -179,3 +179,11 @@ def test_activation_memory_leaves_batch_norm_statistics_alone():
     before = {k: v.clone() for k, v in net.state_dict().items()}
     activation_memory(net, torch.randn(8, 1, 16, 16), torch.zeros(8, dtype=torch.long))
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_activation_memory_counts_a_slice_as_the_slice_not_its_whole_storage():
+    net = SmallCNN()
+    big = torch.randn(2000, 1, 16, 16)
+    y = torch.zeros(2000, dtype=torch.long)
+    small, large = activation_memory(net, big[:8], y[:8]), activation_memory(net, big[:512], y[:512])
+    assert large == pytest.approx(64 * small, rel=0.02)

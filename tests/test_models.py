@@ -68,3 +68,26 @@ def test_folding_batch_norm_matches_pytorchs_fusion_and_keeps_the_outputs():
     resnet = create_model("resnet18").eval()
     x = torch.randn(1, 3, 64, 64)
     assert torch.allclose(fold_batchnorm(resnet)(x), resnet(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 6])
+def test_depth_stacks_conv_blocks_and_three_is_the_baseline(depth):
+    net = SmallCNN(depth=depth)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == depth and net(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
+    if depth == 3:
+        assert list(net.state_dict()) == list(SmallCNN().state_dict())
+    with pytest.raises(ValueError, match="depth"):
+        SmallCNN(depth=0)
+
+
+def test_footprint_counts_a_large_model_without_allocating_it():
+    import psutil
+
+    from labkit.models import footprint
+
+    before = psutil.Process().memory_info().rss
+    size = footprint("vgg16")
+    assert size["parameters"] == 138_357_544 and size["bytes"] > 4 * size["parameters"] - 1
+    assert psutil.Process().memory_info().rss - before < 200 * 2**20  # not the 553 MB of VGG-16
+    assert footprint("small_cnn")["parameters"] == sum(p.numel() for p in SmallCNN().parameters())

@@ -309,3 +309,16 @@ def test_the_contributor_guide_exists_and_pyproject_cites_it():
     text = guide.read_text()
     for word in ("Glossary", "Exercises", "Benchmarks", "make unit"):
         assert word in text, word
+
+
+def test_the_syllabus_links_what_exists_and_marks_what_is_coming():
+    nb = nbformat.read(ROOT / "notebooks/00_welcome.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    rows = re.findall(r"^\| (0\d) \| (.+)$", text, re.M)
+    assert [n for n, _ in rows] == [f"0{i}" for i in range(9)]
+    existing = {p.name[:2]: p.name for p in NOTEBOOKS}
+    for number, row in rows[1:]:
+        if number in existing:
+            assert f"({existing[number]})" in row, f"syllabus row {number} should link its notebook"
+        else:
+            assert "(coming)" in row, f"syllabus row {number} should say it is coming"

@@ -49,6 +49,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from labkit.exercises import ____, lab00
+from labkit.models import footprint
 from labkit.plots import plot_curves, show_images
 
 # %% [markdown]
@@ -83,14 +84,16 @@ lab00.q0.check(n_classes)
 # decide how fast later techniques run on a CPU:
 #
 # - **VNNI** (AVX-512 VNNI or AVX-VNNI): int8 dot products in one instruction. With it, int8
-#   inference (notebook 04) can be several times faster than float32; without it, int8 models
-#   are still 4x smaller but barely faster.
+#   inference (notebook 04) can beat compiled float32 on real-size layers; without it, int8
+#   models are still about 4x smaller but barely faster.
 # - **AMX**: matrix tiles on recent Intel Xeons, for int8 and bfloat16 matrix products.
 # - **native bf16**: bfloat16 arithmetic in hardware. Without it, 16-bit training on a CPU
 #   (notebook 05) is emulated and much *slower* than float32; mixed precision pays off on GPUs.
 #
-# `torch.compile` also needs a C++ compiler on the CPU. The same report is available in a
-# terminal as `labkit doctor`.
+# `torch.compile` also needs a C++ compiler that works on the CPU: `labkit` tries it on a tiny
+# file rather than trusting that one is installed. The course trains every model on the CPU, so
+# that every machine prints the same numbers; a GPU, if you have one, is measured in notebook 05.
+# The same report is available in a terminal as `labkit doctor`.
 
 # %%
 cpu = labkit.cpu_features()
@@ -153,6 +156,7 @@ labkit.expect(not shared, "a test scan leaked into training")
 
 # %%
 counts = torch.bincount(data.train.y, minlength=10)
+labkit.expect(bool(counts.min() > 0.9 * counts.max()), "every class should be about as common")
 plt.bar(range(10), counts.tolist())
 plt.xticks(range(10), data.classes)
 plt.xlabel("digit")
@@ -185,12 +189,29 @@ plt.show()
 # The test part has a few hundred images, so an accuracy measured on it is itself uncertain:
 # a model that is right 98% of the time in general may score 97% or 99% on these particular
 # images. `labkit.evaluate` reports a **95% confidence interval** (the Wilson interval) with
-# every accuracy. When two models' intervals overlap a lot, the test cannot tell them apart.
+# every accuracy.
 
 # %%
 test_accuracy = labkit.evaluate(net, data.test)
 print(f"test accuracy: {test_accuracy}")
 labkit.expect_between("test accuracy of a 4-epoch SmallCNN", test_accuracy.value, 0.9, 1.0)
+
+# %% [markdown]
+# Comparing two models needs more care than comparing their intervals. Scored on the *same*
+# images, most images are read right by both models (or wrong by both) and say nothing about
+# which is better; only the images on which they **disagree** carry information. If the two
+# models were equally good, each such image would be a coin flip between them. The exact
+# **McNemar test** asks how surprising the observed split would be for a fair coin, and gives the
+# difference in accuracy a 95% interval. When that interval holds zero, the honest verdict is
+# "no detectable difference". Here is our 4-epoch model against the course's baseline, trained
+# for 8 epochs (the next section loads it):
+
+# %%
+baseline = labkit.load_pretrained("baseline")
+comparison = labkit.compare_models(net, baseline, data.test, names=("4 epochs", "baseline"))
+print(comparison)
+print(f"McNemar p-value: {comparison.p_value:.3f}")
+labkit.expect(comparison.only_a + comparison.only_b < 40, "the two models agree on most images")
 
 # %% [markdown]
 # ## The model zoo
@@ -200,7 +221,6 @@ labkit.expect_between("test accuracy of a 4-epoch SmallCNN", test_accuracy.value
 # against its SHA-256 fingerprint before loading (an altered file is refused).
 
 # %%
-baseline = labkit.load_pretrained("baseline")
 baseline_accuracy = labkit.evaluate(baseline, data.test)
 print(f"zoo baseline, test accuracy: {baseline_accuracy}")
 
@@ -229,19 +249,68 @@ show_images(
 plt.show()
 
 # %% [markdown]
+# ## Why the course model is small
+#
+# The models that engineers start from are far bigger. `labkit.models.footprint` builds a model
+# on PyTorch's `meta` device (shapes only, no memory, no download) and counts its parameters and
+# float32 bytes: the ResNets used for face recognition, VGG-16 (style transfer, moderation) and
+# CSPDarknet-53, the backbone of the YOLOv4 detector (traffic, sport analytics), beside ours and
+# beside the memory of three devices.
+
+# %%
+models = {
+    "course SmallCNN": "small_cnn",
+    "ResNet-18": "resnet18",
+    "ResNet-50": "resnet50",
+    "CSPDarknet-53 (YOLOv4 backbone)": "cspdarknet53",
+    "VGG-16": "vgg16",
+}
+sizes = {label: footprint(name) for label, name in models.items()}
+# Device memory, from the makers' specifications (see Resources): the model must share it.
+devices = {
+    "a phone with 6 GB of RAM": 6 * 2**30,
+    "Raspberry Pi Zero 2 W (512 MB)": 512 * 2**20,
+    "ESP32-S3 microcontroller (512 KB SRAM)": 512 * 2**10,
+}
+for label, size in sizes.items():
+    print(
+        f"{label:>32}: {size['parameters']:>12,} parameters, "
+        f"{labkit.format_bytes(size['bytes']):>9} in float32"
+    )
+fig, ax = plt.subplots(figsize=(8, 3.2))
+ax.barh(list(sizes), [size["bytes"] for size in sizes.values()])
+ax.set_xscale("log")
+for (device, memory), colour in zip(devices.items(), ("C1", "C2", "C3"), strict=True):
+    ax.axvline(memory, color=colour, ls="--", label=device)
+ax.set_xlabel("bytes (log scale)")
+ax.legend(fontsize=8, loc="lower right")
+ax.set_title("float32 model sizes and device memory")
+plt.show()
+vgg, ours = sizes["VGG-16"]["bytes"], sizes["course SmallCNN"]["bytes"]
+print(f"VGG-16 is {vgg / ours:,.0f}x our model")
+labkit.expect(vgg > devices["Raspberry Pi Zero 2 W (512 MB)"], "VGG-16 should not fit a Pi Zero")
+labkit.expect(ours < devices["ESP32-S3 microcontroller (512 KB SRAM)"], "ours should fit")
+
+# %% [markdown]
+# **Notice:** VGG-16 alone is larger than all the memory of the small board, and none of the
+# real models fits the microcontroller; our model does, which is why it trains in seconds here.
+# Every technique in this course applies to the big ones too, and the benchmarks show them on
+# ResNet-18.
+
+# %% [markdown]
 # ## The syllabus
 #
 # | # | Notebook | The question it answers |
 # |---|---|---|
 # | 00 | Welcome (this one) | How does the course work, and what will we optimize? |
-# | 01 | Parameters vs hyperparameters | What does a model learn, and what must we choose? |
-# | 02 | Hyperparameter search | Grid, random, Bayesian or tensor-train: which finds good settings in fewest trials? |
-# | 03 | Pruning | Which weights, neurons or filters can go, and what does removing them really save? |
-# | 04 | Quantization | What changes when float32 becomes int8, and when is it faster? |
-# | 05 | Mixed precision | Where can 16-bit numbers replace 32-bit ones, and why scale the loss? |
-# | 06 | Matrix factorization | How does a product of small matrices replace a big one? |
-# | 07 | Knowledge distillation | How does a small student learn from a large teacher? |
-# | 08 | Capstone | Adapt a model to a new task, then make it fit a device. |
+# | 01 | [Parameters vs hyperparameters](01_parameters_vs_hyperparameters.ipynb) | What does a model learn, and what must we choose? |
+# | 02 | [Hyperparameter search](02_hyperparameter_search.ipynb) | Grid, random, Bayesian or tensor-train: which finds good settings in fewest trials? |
+# | 03 | [Pruning](03_pruning.ipynb) | Which weights, neurons or filters can go, and what does removing them really save? |
+# | 04 | [Quantization](04_quantization.ipynb) | What changes when float32 becomes int8, and when is it faster? |
+# | 05 | Mixed precision *(coming)* | Where can 16-bit numbers replace 32-bit ones, and why scale the loss? |
+# | 06 | Matrix factorization *(coming)* | How does a product of small matrices replace a big one? |
+# | 07 | Knowledge distillation *(coming)* | How does a small student learn from a large teacher? |
+# | 08 | Capstone *(coming)* | Adapt a model to a new task, then make it fit a device. |
 #
 # Which technique to choose depends on the hardware, its memory and compute limits, and the
 # accuracy the application needs; in practice engineers combine several.
@@ -280,13 +349,18 @@ lab00.q3.check(smallest)
 #   depend on (VNNI, AMX, native bf16, a compiler).
 # - The running example is real handwritten digits, split by original scan so nothing leaks,
 #   and a `SmallCNN` that trains in seconds.
-# - Every accuracy comes with a 95% interval: differences inside it are noise.
+# - Every accuracy comes with a 95% interval. Two models on the same images are compared paired
+#   (McNemar): only the images they disagree on count, and "no detectable difference" is an
+#   honest answer.
+# - Real models (ResNet, YOLO, VGG) are hundreds to thousands of times larger than ours, and
+#   larger than small devices' memory: that is what the techniques are for.
 # - We measure models by parameters, bytes, multiply-accumulates and latency.
 #
 # ## What's next
 #
-# Notebook 01 takes the model apart: which numbers it learned (parameters) and which we chose
-# (hyperparameters), with a live experiment for each choice.
+# [01 · Parameters vs hyperparameters](01_parameters_vs_hyperparameters.ipynb) takes the model
+# apart: which numbers it learned (parameters) and which we chose (hyperparameters), with a
+# live experiment for each choice.
 #
 # ## Resources and references
 #
@@ -294,5 +368,11 @@ lab00.q3.check(smallest)
 #   Learning Repository, 1998 (the digits; CC BY 4.0).
 # - E. B. Wilson, "Probable inference, the law of succession, and statistical inference",
 #   *JASA* 22 (1927): the interval used for every accuracy.
+# - Q. McNemar, "Note on the sampling error of the difference between correlated proportions or
+#   percentages", *Psychometrika* 12 (1947); C. J. Clopper and E. S. Pearson, *Biometrika* 26
+#   (1934): the paired test and the exact interval behind `labkit.compare_models`.
+# - Device memory: Raspberry Pi Zero 2 W product brief (512 MB LPDDR2), Raspberry Pi Ltd, 2021;
+#   ESP32-S3 datasheet (512 KB SRAM), Espressif Systems; A. Bochkovskiy, C.-Y. Wang,
+#   H.-Y. M. Liao, *YOLOv4*, arXiv:2004.10934, 2020 (the CSPDarknet-53 backbone).
 # - A. Zhang, Z. Lipton, M. Li, A. Smola, *Dive into Deep Learning*, d2l.ai, chapter 7 on
 #   convolutional networks.

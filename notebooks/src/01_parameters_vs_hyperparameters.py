@@ -15,7 +15,8 @@
 # smaller. In this notebook you will:
 #
 # - count and look at the parameters of the real baseline model;
-# - run one live experiment for each of four hyperparameters and see its trade-off;
+# - run one live experiment for each of five hyperparameters and see its trade-off, each
+#   checked on two seeds;
 # - play with all four at once in an interactive explorer;
 # - meet the *objective* that hyperparameter search (notebook 02) minimizes.
 #
@@ -37,10 +38,13 @@ import labkit
 
 labkit.setup()
 
+import functools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import display
+from tqdm.auto import tqdm
 
 from labkit.exercises import ____, lab01
 from labkit.hparams import explorer, print_parameter_table
@@ -60,8 +64,14 @@ net = labkit.load_pretrained("baseline")
 
 # %%
 print_parameter_table(net)
+buffers = {name: tuple(b.shape) for name, b in net.named_buffers()}
+print(f"\nnot parameters: {len(buffers)} buffers, e.g. {list(buffers.items())[:2]}")
 
 # %% [markdown]
+# The batch-norm layers also keep **buffers**: running averages of each channel's mean and
+# variance, measured from the data during training but never changed by an optimizer step. They
+# are stored with the model (and count in its size, notebook 04) but they are not parameters.
+#
 # The first layer has 16 kernels of 3x3 numbers, each learned from the digits. Drawn as
 # pictures (red positive, blue negative), several look like small edge and stroke detectors:
 
@@ -75,21 +85,21 @@ plt.show()
 
 # %%
 untrained = labkit.create_model("small_cnn", width=16, kernel_size=3, seed=0)
+before, after = untrained.features[4].weight.detach(), net.features[4].weight.detach()
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharex=True)
-plot_histogram(
-    untrained.features[4].weight,
-    ax=axes[0],
-    title="before training (random init)",
-    xlabel="weight value",
-)
-plot_histogram(net.features[4].weight, ax=axes[1], title="after training", xlabel="weight value")
+plot_histogram(before, ax=axes[0], title="before training (random init)", xlabel="weight value")
+plot_histogram(after, ax=axes[1], title="after training", xlabel="weight value")
 plt.show()
-change = (net.features[4].weight - untrained.features[4].weight).abs().mean().item()
-print(f"mean absolute change per weight: {change:.4f}")
+print(f"spread (standard deviation): {before.std():.4f} before, {after.std():.4f} after")
+print(f"largest |weight|: {before.abs().max():.3f} before, {after.abs().max():.3f} after")
+labkit.expect(bool(after.std() > before.std()), "training should widen the weights' spread")
+labkit.expect(
+    bool(after.abs().max() > 2 * before.abs().max()), "a few trained weights should grow large"
+)
 
 # %% [markdown]
-# **Notice:** the trained distribution is wider with longer tails; a few weights grew large.
-# Pruning (notebook 03) and quantization (04) will exploit exactly this shape.
+# **Notice:** the trained distribution is wider, and its largest weights are more than twice as
+# large as any at the start. Pruning (notebook 03) and quantization (04) exploit this shape.
 
 # %% [markdown]
 # ## Hyperparameters: what we chose
@@ -112,11 +122,22 @@ print("number of conv layers:", sum(isinstance(m, torch.nn.Conv2d) for m in net.
 #
 # `labkit.train_small_cnn` runs one such experiment: it builds a fresh model with the given
 # hyperparameters, trains it, and reports its validation accuracy and error. To keep each run to
-# a second or two, the experiments below train on the first 2,000 training images.
+# a second or two, the experiments below train for 4 epochs on the first 2,000 training images.
+# One run depends on its seed (the initial weights and the order of the batches), so every
+# claim below is checked on two seeds. `trained(...)` remembers runs, so a setting shared by
+# two sections is trained once.
 
 # %%
 small = data.with_train_subset(2000)
-trial = labkit.train_small_cnn(small, lr=3e-3, batch_size=64, epochs=4, kernel_size=3)
+SEEDS = (0, 1)
+
+
+@functools.cache
+def trained(seed=0, **hyperparameters):
+    return labkit.train_small_cnn(small, epochs=4, seed=seed, progress=False, **hyperparameters)
+
+
+trial = trained(lr=3e-3)
 print(
     f"validation accuracy {trial.val_accuracy}; the objective, validation error = "
     f"{trial.val_error:.3f}"
@@ -126,11 +147,14 @@ print(
 # ## Learning rate: fast but may overshoot, or slow but precise
 #
 # The learning rate scales every step down the loss. Too small, and in the same number of
-# epochs the model barely moves; too large, and steps jump over the valley, so the loss jumps
-# around. We train the same model with four learning rates for four epochs each.
+# epochs the model barely moves; too large, and steps jump over the valley instead of settling
+# in it. We train the same model with four learning rates, two seeds each.
 
 # %%
-lr_trials = {lr: labkit.train_small_cnn(small, lr=lr, epochs=4) for lr in [1e-4, 1e-3, 1e-2, 1e-1]}
+learning_rates = [1e-4, 1e-3, 1e-2, 1.0]
+runs = [(lr, seed) for lr in learning_rates for seed in SEEDS]
+lr_runs = {key: trained(lr=key[0], seed=key[1]) for key in tqdm(runs, desc="learning rates")}
+lr_trials = {lr: lr_runs[lr, 0] for lr in learning_rates}  # seed 0, for exercise Q4
 
 
 def smooth(values, window=10):
@@ -146,15 +170,24 @@ plot_curves(
     {f"lr={lr:g}": t.history for lr, t in lr_trials.items()},
     "val_acc",
     ax=axes[1],
-    title="validation accuracy",
+    title="validation accuracy (seed 0)",
 )
 plt.show()
-for lr, t in lr_trials.items():
-    print(f"lr={lr:<7g} validation {t.val_accuracy}")
+for lr in learning_rates:
+    errors = [lr_runs[lr, s].val_error for s in SEEDS]
+    print(f"lr={lr:<7g} validation error per seed {', '.join(f'{e:.3f}' for e in errors)}")
+for s in SEEDS:
+    middle = lr_runs[1e-3, s]
+    labkit.expect(
+        lr_runs[1e-4, s].val_error > middle.val_error + 0.1, "lr=1e-4 should lag far behind"
+    )
+    labkit.expect(lr_runs[1.0, s].val_error > middle.val_error, "lr=1 should end worse than 1e-3")
 
 # %% [markdown]
-# **Notice:** the smallest rate is still far from done after four epochs, while the largest
-# one's loss is jumpy. The best choice sits in between, and only an experiment finds it.
+# **Notice:** with both seeds, the smallest rate ends far behind (it has barely moved) and the
+# largest ends with a higher validation error than 1e-3: the best choice lies in between, and
+# only an experiment finds it. A rate of 1 does not blow up here, as it would with plain
+# gradient descent: batch norm and Adam's step scaling tame it.
 
 # %% [markdown]
 # ## Batch size: stable but memory-hungry, or fast but noisy
@@ -165,20 +198,24 @@ for lr, t in lr_trials.items():
 # keeps for its backward pass: the activations of every layer, which grow with the batch.
 
 # %%
-batch_trials, activations = {}, {}
-for batch_size in [8, 64, 512]:
-    batch_trials[batch_size] = labkit.train_small_cnn(small, batch_size=batch_size, epochs=4)
-    X, y = small.train.X[:batch_size], small.train.y[:batch_size]
-    activations[batch_size] = activation_memory(labkit.create_model("small_cnn"), X, y)
+batch_sizes = [8, 64, 512]
+batch_runs = {
+    (b, s): trained(batch_size=b, seed=s)
+    for b, s in tqdm([(b, s) for b in batch_sizes for s in SEEDS], desc="batch sizes")
+}
+activations = {}
+for b in batch_sizes:
+    X, y = small.train.X[:b], small.train.y[:b]
+    activations[b] = activation_memory(labkit.create_model("small_cnn"), X, y)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-for batch_size, t in batch_trials.items():
+for b in batch_sizes:
+    t = batch_runs[b, 0]
     steps = np.linspace(0, 4, len(t.history.batch_loss))
-    axes[0].plot(steps, t.history.batch_loss, label=f"batch {batch_size}", alpha=0.7, lw=1)
+    axes[0].plot(steps, t.history.batch_loss, label=f"batch {b}", alpha=0.7, lw=1)
 axes[0].set(xlabel="epoch", ylabel="loss of each step", title="noisy small batches, few big ones")
 axes[0].legend()
-sizes = list(batch_trials)
-axes[1].bar([str(b) for b in sizes], [activations[b] / 2**20 for b in sizes])
+axes[1].bar([str(b) for b in batch_sizes], [activations[b] / 2**20 for b in batch_sizes])
 axes[1].set(
     xlabel="batch size",
     ylabel="MB (log scale)",
@@ -186,18 +223,32 @@ axes[1].set(
     title="activations kept for the backward pass",
 )
 plt.show()
-for batch_size, t in batch_trials.items():
+for b in batch_sizes:
+    t = batch_runs[b, 0]
+    errors = ", ".join(f"{batch_runs[b, s].val_error:.3f}" for s in SEEDS)
     print(
-        f"batch {batch_size:>3}: {len(t.history.batch_loss):>4} steps, {t.seconds:4.1f} s, "
-        f"activations {labkit.format_bytes(activations[batch_size]):>8}, "
-        f"validation {t.val_accuracy}"
+        f"batch {b:>3}: {len(t.history.batch_loss):>4} steps, {t.seconds:4.1f} s, "
+        f"activations {labkit.format_bytes(activations[b]):>8}, validation error per seed {errors}"
     )
+labkit.expect_between(
+    "activation memory, batch 512 / batch 8", activations[512] / activations[8], 60, 68
+)
+for s in SEEDS:
+    labkit.expect(
+        batch_runs[8, s].val_error < batch_runs[512, s].val_error,
+        "in 4 epochs, batch 8 should learn more than batch 512",
+    )
+labkit.expect(
+    batch_runs[8, 0].seconds > batch_runs[512, 0].seconds,
+    "an epoch of batch 8 should take longer than an epoch of batch 512",
+)
 
 # %% [markdown]
-# **Notice:** with the same number of epochs, batch 512 takes only a handful of steps and is
-# far from trained, while batch 8 takes many steps and is slowest per epoch. Activation memory
-# grows in proportion to the batch (mind the log scale). A larger batch usually wants a larger learning rate or more epochs: the
-# hyperparameters interact.
+# **Notice:** per epoch of data, the small batches learn the most (many steps), yet in wall-clock
+# time an epoch of batch 8 takes longest (every step has a fixed cost); batch 512 takes a handful
+# of smooth steps and is far from trained. Activation memory grows in proportion to the batch:
+# 64x the images, 64x the memory (mind the log scale). A larger batch usually wants a larger
+# learning rate or more epochs: the hyperparameters interact.
 
 # %% [markdown]
 # ## Epochs: more accuracy, until the model starts memorizing
@@ -208,8 +259,11 @@ for batch_size, t in batch_trials.items():
 
 # %%
 few = labkit.load_digits(augment_copies=0).with_train_subset(100)
-long_run = labkit.train_small_cnn(few, epochs=60, batch_size=32)
-h = long_run.history
+long_runs = [
+    labkit.train_small_cnn(few, epochs=60, batch_size=32, seed=s, progress=False)
+    for s in tqdm(SEEDS, desc="60 epochs")
+]
+h = long_runs[0].history
 best_epoch = int(np.argmin(h.val_loss)) + 1
 epochs = range(1, h.epochs + 1)
 plt.plot(epochs, h.train_loss, label="training")
@@ -223,53 +277,118 @@ plt.annotate(
 )
 plt.xlabel("epoch")
 plt.ylabel("loss")
-plt.title("loss per epoch on 100 training images")
+plt.title("loss per epoch on 100 training images (seed 0)")
 plt.legend()
 plt.show()
-print(
-    f"at epoch {best_epoch}: training loss {h.train_loss[best_epoch - 1]:.3f}, "
-    f"validation loss {h.val_loss[best_epoch - 1]:.3f}"
-)
-print(
-    f"at epoch {h.epochs}: training loss {h.train_loss[-1]:.3f}, "
-    f"validation loss {h.val_loss[-1]:.3f}"
-)
+for s, run in zip(SEEDS, long_runs, strict=True):
+    hs = run.history
+    low = int(np.argmin(hs.val_loss)) + 1
+    print(
+        f"seed {s}: lowest validation loss {min(hs.val_loss):.3f} at epoch {low}; at epoch "
+        f"{hs.epochs}: validation {hs.val_loss[-1]:.3f}, training {hs.train_loss[-1]:.3f}"
+    )
+    labkit.expect(low < hs.epochs, "the validation loss should bottom out before the end")
+    labkit.expect(hs.val_loss[-1] > min(hs.val_loss), "it should rise again after its lowest point")
+    labkit.expect(hs.train_loss[-1] < hs.val_loss[-1] / 2, "training loss far below validation")
 
 # %% [markdown]
-# **Notice:** the training loss heads to zero, while the validation loss levels off far above
-# it. That gap is memorization: the model fits these 100 images better than it understands
-# digits. Epochs past the lowest validation loss cost time and buy nothing (or, with bigger
-# models and less data, make things worse: overfitting). Stopping there is called *early stopping*.
+# **Notice:** with both seeds the training loss keeps falling, while the validation loss bottoms
+# out and then rises again: past that epoch the model fits these 100 images better and digits
+# worse. That is overfitting. Stopping at the lowest validation loss is called *early stopping*.
 
 # %% [markdown]
 # ## Kernel size: wider patterns, or finer detail and less compute
 #
 # A bigger kernel sees a wider patch of the image at once, but it has more weights and each
 # output costs more multiply-accumulates (MACs). Here are four kernel sizes, with accuracy and its
-# 95% interval against the compute per image:
+# 95% interval against the compute per image. Two models scored on the same validation images are
+# a *paired* comparison: `labkit.compare_models` counts the images only one of them gets right
+# and says whether the difference is larger than chance (notebook 00).
 
 # %%
 one_image = data.test.X[:1]
-kernel_trials = {k: labkit.train_small_cnn(small, kernel_size=k, epochs=4) for k in [1, 3, 5, 7]}
-macs = [labkit.count_macs(t.net, one_image) for t in kernel_trials.values()]
+kernels = [1, 3, 5, 7]
+kernel_runs = {
+    (k, s): trained(kernel_size=k, seed=s)
+    for k, s in tqdm([(k, s) for k in kernels for s in SEEDS], desc="kernel sizes")
+}
+kernel_trials = {k: kernel_runs[k, 0] for k in kernels}
+macs = {k: labkit.count_macs(t.net, one_image) for k, t in kernel_trials.items()}
 plot_tradeoff(
-    macs,
+    [macs[k] for k in kernels],
     [t.val_accuracy.value for t in kernel_trials.values()],
-    labels=[f"{k}x{k}" for k in kernel_trials],
+    labels=[f"{k}x{k}" for k in kernels],
     yerr=[t.val_accuracy.interval for t in kernel_trials.values()],
     xlabel="multiply-accumulates per image",
     ylabel="validation accuracy",
-    title="kernel size: accuracy vs compute",
+    title="kernel size: accuracy vs compute (seed 0)",
     logx=True,
 )
 plt.show()
-for k, t in kernel_trials.items():
-    print(f"{k}x{k}: {t.n_params:>6,} parameters, validation {t.val_accuracy}")
+pairs = [(3, 1), (3, 5), (5, 7)]
+verdicts = {}
+for a, b in pairs:
+    for s in SEEDS:
+        cmp = labkit.compare_models(
+            kernel_runs[a, s].net, kernel_runs[b, s].net, data.val, names=(f"{a}x{a}", f"{b}x{b}")
+        )
+        verdicts[a, b, s] = cmp
+        print(f"seed {s}: {cmp}")
+for s in SEEDS:
+    labkit.expect_detectable(verdicts[3, 1, s], "3x3", "a 1x1 kernel sees no shape")
+labkit.expect(
+    any(not verdicts[5, 7, s].detectable for s in SEEDS),
+    "7x7 should not beat 5x5 detectably with every seed",
+)
+print(f"compute: 5x5 is {macs[5] / macs[3]:.1f}x and 7x7 {macs[7] / macs[3]:.1f}x that of 3x3")
 
 # %% [markdown]
-# **Notice:** a 1x1 kernel cannot see shapes at all and fails; 3x3 is far better; beyond that
-# the gains shrink while compute grows almost with the kernel's area. Where intervals overlap,
-# the difference may be noise.
+# **Notice:** a 1x1 kernel cannot see shapes and fails with both seeds. Beyond 3x3 the verdicts
+# depend on the seed: 5x5 may or may not beat 3x3 detectably, and 7x7 does not beat 5x5 with
+# every seed, while the compute grows almost with the kernel's area. A difference that comes and
+# goes with the seed is not one to build on; to decide, a search (notebook 02) averages seeds.
+
+# %% [markdown]
+# ## Number of layers: deeper sees more, and costs more
+#
+# The number of layers is a hyperparameter too: `SmallCNN(depth=...)` stacks that many conv
+# blocks (3 in the baseline). Each block sees a wider part of the image through the ones below
+# it, and each adds parameters and compute.
+
+# %%
+depths = [1, 2, 3, 4]
+depth_runs = {
+    (d, s): trained(depth=d, seed=s)
+    for d, s in tqdm([(d, s) for d in depths for s in SEEDS], desc="depths")
+}
+for d in depths:
+    t = depth_runs[d, 0]
+    errors = ", ".join(f"{depth_runs[d, s].val_error:.3f}" for s in SEEDS)
+    print(
+        f"depth {d}: {t.n_params:>6,} parameters, {labkit.count_macs(t.net, one_image):>9,} MACs, "
+        f"validation error per seed {errors}"
+    )
+depth_cmp = {
+    (a, b, s): labkit.compare_models(
+        depth_runs[a, s].net, depth_runs[b, s].net, data.val, names=(f"depth {a}", f"depth {b}")
+    )
+    for a, b in [(2, 3), (3, 4)]
+    for s in SEEDS
+}
+for cmp in depth_cmp.values():
+    print(cmp)
+for s in SEEDS:
+    labkit.expect(depth_runs[1, s].val_error > 0.5, "one block should fail")
+    labkit.expect_detectable(depth_cmp[2, 3, s], "depth 3", "three blocks should beat two")
+labkit.expect(
+    any(not depth_cmp[3, 4, s].detectable for s in SEEDS),
+    "a fourth block should not help detectably with every seed",
+)
+
+# %% [markdown]
+# **Notice:** one block fails and three beat two clearly with both seeds; a fourth block adds
+# parameters but no gain that holds for every seed. Depth, like kernel size, trades accuracy for
+# size and compute, and the trade stops paying at some point.
 
 # %% [markdown]
 # ## Explore: all four at once
@@ -326,7 +445,7 @@ lab01.q4.check(best_lr, lr_trials)
 
 # %% [markdown]
 # **Q5.** How many times more multiply-accumulates per image does a `SmallCNN` with 5x5 kernels
-# need than one with 3x3 kernels? Measure, do not guess.
+# need than one with 3x3 kernels, on one 16x16 image? Measure, do not guess.
 
 # %% tags=["exercise"]
 ratio = ____
@@ -336,9 +455,12 @@ lab01.q5.check(ratio)
 # ## Summary
 #
 # - Parameters are learned; hyperparameters are chosen before training and steer it.
-# - Learning rate: too small is slow, too large overshoots. Batch size: small is noisy,
-#   large needs memory and more epochs. Epochs: more helps until the model memorizes.
-#   Kernel size: wider patterns for more parameters and compute.
+# - Learning rate: too small is slow, too large overshoots. Batch size: small is noisy and slow
+#   per epoch in seconds, large needs memory and more epochs. Epochs: more helps until the model
+#   memorizes (validation loss rises again). Kernel size and depth: wider patterns and more
+#   capacity for more parameters and compute, with gains that stop paying.
+# - One training run is one seed: check a claim on several seeds, and compare two models on the
+#   same images as a paired question.
 # - The hyperparameters interact, and each trial costs a training run.
 # - Tuning minimizes an objective measured on validation data (here the validation error),
 #   never on the test data.
@@ -346,8 +468,8 @@ lab01.q5.check(ratio)
 # ## What's next
 #
 # Trying values one at a time does not scale: four hyperparameters with ten values each are
-# 10,000 trainings. Notebook 02 compares grid, random, Bayesian and tensor-train search, which
-# find good settings in far fewer trials.
+# 10,000 trainings. [02 · Hyperparameter search](02_hyperparameter_search.ipynb) compares grid,
+# random, Bayesian and tensor-train search on one budget of trials.
 #
 # ## Resources and references
 #
