@@ -395,9 +395,9 @@ def activation_memory(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> int:
 
     Measured with ``torch.autograd.graph.saved_tensors_hooks``: each saved tensor counted once,
     by its own elements (a slice of a larger tensor, such as ``data.train.X[:8]``, counts as the
-    slice, not the whole storage it views); the weights themselves are not counted. The model is left as it was: its gradients
-    and its buffers (batch-norm statistics, which a forward pass in training mode updates) are
-    restored.
+    slice, not the whole storage it views); the weights themselves are not counted. The model
+    is left as it was: its gradients and its buffers (batch-norm statistics, which a forward
+    pass in training mode updates) are restored.
 
     Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Batch size: stable but
     memory-hungry, or fast but noisy".

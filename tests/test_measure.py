@@ -185,5 +185,8 @@ def test_activation_memory_counts_a_slice_as_the_slice_not_its_whole_storage():
     net = SmallCNN()
     big = torch.randn(2000, 1, 16, 16)
     y = torch.zeros(2000, dtype=torch.long)
-    small, large = activation_memory(net, big[:8], y[:8]), activation_memory(net, big[:512], y[:512])
+    small, large = (
+        activation_memory(net, big[:8], y[:8]),
+        activation_memory(net, big[:512], y[:512]),
+    )
     assert large == pytest.approx(64 * small, rel=0.02)

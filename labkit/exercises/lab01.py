@@ -239,9 +239,13 @@ q3 = Question(
 
 
 def _check_q4(best_lr, lr_trials) -> str:
-    if not isinstance(lr_trials, dict) or not lr_trials or not all(
-        isinstance(lr, int | float) and isinstance(getattr(t, "val_error", None), float)
-        for lr, t in lr_trials.items()
+    if (
+        not isinstance(lr_trials, dict)
+        or not lr_trials
+        or not all(
+            isinstance(lr, int | float) and isinstance(getattr(t, "val_error", None), float)
+            for lr, t in lr_trials.items()
+        )
     ):
         raise Wrong("pass the dict of learning-rate experiments, lr_trials, as the second argument")
     best_lr = want_number(best_lr, "the learning rate")
