@@ -14,11 +14,14 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 help:
 	@awk '/^## /{text=substr($$0, 4); next} /^[a-z-]+:/{if (text) printf "  make %-13s %s\n", substr($$1, 1, length($$1)-1), text; text=""}' $(MAKEFILE_LIST)
 
-# (Re)install when the dependency list or the lock file changes.
-$(STAMP): pyproject.toml requirements.lock
+# (Re)install when the dependency list, the lock file or JupyterLab's settings change.
+# binder/overrides.json turns off JupyterLab's news pop-up and update check (Binder uses it too).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+$(STAMP): pyproject.toml requirements.lock binder/overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	mkdir -p $(LAB_SETTINGS) && cp binder/overrides.json $(LAB_SETTINGS)/overrides.json
 	@touch $(STAMP)
 
 ## Create .venv and install the course (done by every other command when needed).
