@@ -12,13 +12,13 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from labkit._validate import check_choice, check_float, check_int
+from labkit._validate import check_callable, check_choice, check_float, check_int
 from labkit.data import check_dataset
 from labkit.train import train_small_cnn
 
@@ -118,6 +118,7 @@ class Trace:
     configs: list[dict] = field(default_factory=list)
     errors: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    fallback: list[bool] = field(default_factory=list)  # per evaluation: labkit's random pick?
 
     def __len__(self) -> int:
         return len(self.errors)
@@ -125,6 +126,11 @@ class Trace:
     def best_so_far(self) -> np.ndarray:
         """The best error found after 1, 2, ... evaluations."""
         return np.minimum.accumulate(np.asarray(self.errors, dtype=float))
+
+    @property
+    def fallbacks(self) -> int:
+        """How many evaluations labkit chose at random in the strategy's place (see ``search``)."""
+        return int(sum(self.fallback))
 
     @property
     def best_error(self) -> float:
@@ -138,16 +144,6 @@ class Trace:
         """Evaluations until an error <= target + tolerance was found (None if never)."""
         hits = np.nonzero(self.best_so_far() <= target + tolerance + 1e-12)[0]
         return int(hits[0]) + 1 if len(hits) else None
-
-
-def _check_space_objective_budget(space: SearchSpace, objective: Objective, budget: int) -> int:
-    if not isinstance(space, SearchSpace):
-        raise TypeError(
-            f"argument 'space' must be a labkit.search.SearchSpace, got {type(space).__name__}"
-        )
-    if not callable(objective):
-        raise TypeError("argument 'objective' must be callable: config dict -> error")
-    return check_int("budget", budget, min_value=1, max_value=space.size)
 
 
 class _Evaluator:
@@ -165,7 +161,7 @@ class _Evaluator:
     def done(self) -> bool:
         return len(self.trace) >= self.budget
 
-    def __call__(self, index: Sequence[int]) -> float:
+    def __call__(self, index: Sequence[int], fallback: bool = False) -> float:
         key = tuple(int(i) for i in index)
         if key in self.cache:
             return self.cache[key]
@@ -177,23 +173,77 @@ class _Evaluator:
         if not self.done:
             self.trace.configs.append(config)
             self.trace.errors.append(error)
+            self.trace.fallback.append(fallback)
             self.bar.update(1)
         return error
 
 
+_SHUFFLE_LIMIT = 10**6  # grids up to this size are shuffled; larger ones are sampled
+
+
+def _random_order(space: SearchSpace, rng: np.random.Generator) -> Iterator[tuple[int, ...]]:
+    """Grid points in a random order without repeats (for a huge grid: draws skipping repeats)."""
+    if space.size <= _SHUFFLE_LIMIT:
+        for flat in rng.permutation(space.size):
+            yield tuple(int(i) for i in np.unravel_index(flat, space.shape))
+        return
+    drawn: set[tuple[int, ...]] = set()
+    while True:
+        for row in rng.integers(0, space.shape, size=(1024, len(space.shape))):
+            key = tuple(int(i) for i in row)
+            if key not in drawn:
+                drawn.add(key)
+                yield key
+
+
+def grid_lattice(shape: Sequence[int], budget: int) -> list[list[int]]:
+    """The coarser grid that ``search("grid", ...)`` evaluates when the full grid does not fit
+    the budget: for each axis, the positions of the values it keeps.
+
+    How many values per axis: start with one each, then again and again give one more value
+    to the axis with the smallest share of its values kept so far (on a tie, the axis listed
+    first), skipping an axis whose next value would take the lattice over ``budget``; stop
+    when no axis can grow. The kept values are evenly spaced from the first to the last (one
+    value: the middle one). A budget as large as the grid keeps every value.
+
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
+    space, same budget, 20 repetitions".
+    """
+    if isinstance(shape, str) or not isinstance(shape, Sequence) or len(shape) == 0:
+        raise TypeError(f"argument 'shape' must be a non-empty list of axis lengths, got {shape!r}")
+    shape = [check_int("shape", n, min_value=1) for n in shape]
+    budget = check_int("budget", budget, min_value=1)
+    counts = [1] * len(shape)
+    while True:
+        total = math.prod(counts)
+        growable = [
+            a
+            for a, n in enumerate(shape)
+            if counts[a] < n and total // counts[a] * (counts[a] + 1) <= budget
+        ]
+        if not growable:
+            break
+        counts[min(growable, key=lambda a: (counts[a] / shape[a], a))] += 1
+    return [
+        [(n - 1) // 2] if k == 1 else [int(i) for i in np.round(np.linspace(0, n - 1, k))]
+        for n, k in zip(shape, counts, strict=True)
+    ]
+
+
 def _grid(ev: _Evaluator, rng: np.random.Generator) -> None:
-    for index in itertools.product(*(range(n) for n in ev.space.shape)):
-        if ev.done:
-            return
-        ev(index)
+    # Every combination of a coarser set of values, so that the whole lattice fits the budget;
+    # visited in a seeded random order, so a search stopped early has seen every region.
+    points = list(itertools.product(*grid_lattice(ev.space.shape, ev.budget)))
+    for i in rng.permutation(len(points)):
+        ev(points[i])
 
 
 def _random(ev: _Evaluator, rng: np.random.Generator) -> None:
     # Sampling without replacement: a repeated point would teach nothing new.
-    for flat in rng.permutation(ev.space.size):
+    for index in _random_order(ev.space, rng):
         if ev.done:
             return
-        ev(np.unravel_index(flat, ev.space.shape))
+        ev(index)
 
 
 def _optuna(sampler_name: str) -> Callable[[_Evaluator, np.random.Generator], None]:
@@ -207,9 +257,9 @@ def _optuna(sampler_name: str) -> Callable[[_Evaluator, np.random.Generator], No
         else:
             sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
         study = optuna.create_study(sampler=sampler, direction="minimize")
-        # Each hyperparameter is an ordered integer index, so the samplers can use the order
-        # (a larger learning rate is "next to" a smaller one), which categories would hide.
-        unseen = (np.unravel_index(f, ev.space.shape) for f in rng.permutation(ev.space.size))
+        # Ordered integer indices, not categories: a sampler can use that lr 1e-3 is next to 3e-3.
+        unseen = _random_order(ev.space, rng)
+        queued = False  # is the next trial a point labkit chose, not the sampler?
         while not ev.done:
             trial = study.ask()
             index = tuple(
@@ -217,15 +267,14 @@ def _optuna(sampler_name: str) -> Callable[[_Evaluator, np.random.Generator], No
                 for name, n in zip(ev.space.names, ev.space.shape, strict=True)
             )
             repeat = index in ev.cache
-            study.tell(trial, ev(index))  # a repeat costs nothing: it comes from the cache
+            study.tell(trial, ev(index, fallback=queued))  # a repeat is answered from memory
+            queued = False
             if repeat:
-                # The sampler asked for a point it already knows: it has stopped learning
-                # here, so the next trial is an unseen point chosen at random.
+                # labkit's change to the sampler (see `search`): next, a random unseen point.
                 for nxt in unseen:
-                    if tuple(int(i) for i in nxt) not in ev.cache:
-                        study.enqueue_trial(
-                            {name: int(i) for name, i in zip(ev.space.names, nxt, strict=True)}
-                        )
+                    if nxt not in ev.cache:
+                        study.enqueue_trial(dict(zip(ev.space.names, nxt, strict=True)))
+                        queued = True
                         break
 
     return run
@@ -250,8 +299,12 @@ def _tt(ev: _Evaluator, rng: np.random.Generator, rank: int = 2) -> None:
         with_wrn=False,
     )
     tt.optimize(rank=rank, seed=int(rng.integers(2**31)))
-    if not ev.done:  # TTOpt stopped early (it converged): spend the rest at random
-        _random(ev, rng)
+    # TTOpt stops early when it asks mostly for points it has seen (it has converged); labkit's
+    # change (see `search`): the rest of the budget goes to random unseen points.
+    for index in _random_order(ev.space, rng):
+        if ev.done:
+            return
+        ev(index, fallback=True)
 
 
 _RUNNERS = {"grid": _grid, "random": _random, "tpe": _optuna("tpe"), "gp": _optuna("gp"), "tt": _tt}
@@ -265,16 +318,33 @@ def search(
     seed: int = 0,
     progress: bool = False,
 ) -> Trace:
-    """Run one search: at most ``budget`` distinct evaluations of ``objective``.
+    """Run one search: at most ``budget`` distinct evaluations of ``objective``; returns the Trace.
 
-    ``strategy``: "grid" (grid order), "random" (without replacement), "tpe" or "gp"
-    (Optuna's Bayesian samplers), "tt" (TTOpt, tensor-train). Returns the Trace.
+    ``strategy``:
+
+    - "grid": every combination of a coarser lattice that fits the budget
+      (``grid_lattice``: evenly spaced values per axis, the shares kept as equal as the budget
+      allows), evaluated in a seeded random order. It may use fewer than ``budget``
+      evaluations; with a budget as large as the grid, it is the full grid.
+    - "random": points drawn without replacement.
+    - "tpe", "gp": Optuna's Bayesian samplers (TPESampler, GPSampler), 5 random startup trials.
+    - "tt": TTOpt, tensor-train optimization with rank 2.
+
+    Two changes labkit makes to the strategies, both counted in ``Trace.fallbacks`` (the
+    number of evaluations labkit chose at random in the strategy's place): when TPE or GP
+    proposes a point already evaluated, the sampler is told its known value at no cost, and
+    the next trial is an unseen point drawn at random; when TTOpt stops before the budget is
+    spent, the rest goes to unseen points drawn at random. Used directly, Optuna would spend
+    a trial on each repeat, and TTOpt would simply stop.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
     space, same budget, 20 repetitions".
     """
     check_choice("strategy", strategy, STRATEGIES)
-    budget = _check_space_objective_budget(space, objective, budget)
+    if not isinstance(space, SearchSpace):
+        raise TypeError(f"argument 'space' must be a SearchSpace, got {type(space).__name__}")
+    check_callable("objective", objective, "callable: config dict -> error")
+    budget = check_int("budget", budget, min_value=1, max_value=space.size)
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
     ev = _Evaluator(space, objective, budget, strategy, progress)
     start = time.perf_counter()

@@ -2,18 +2,20 @@
 
 Rows are strategies (``method``: "grid", "random", "tpe", "gp", "tt"), each with
 ``median_evals_to_band`` (evaluations until the best error so far lies in the noise band of
-the grid's best; ``budget + 1`` when never reached), ``reached_band`` (the share of repetitions
-that reached it within the budget) and ``median_regret_at_budget`` (points). The top level
-keeps ``grid_size``, ``repeats``, ``budget`` and the band with its definition.
+the grid's best; ``budget + 1`` when never reached) and its 95% bootstrap interval
+``median_evals_to_band_ci``, ``reached_band`` (the share of repetitions that reached it within
+the budget) with its 95% Wilson interval ``reached_band_ci``, ``median_regret_at_budget``
+(points), ``mean_fallbacks`` (evaluations per run that labkit chose at random in the
+strategy's place: see ``labkit.search.search``) and ``repeats``. The top level keeps
+``grid_size``, ``repeats``, ``budget``, the grid's ``grid_lattice`` (values kept per axis) and
+the band with its definition.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from labkit._validate import check_float, check_int
 from labkit.bench.common import envelope
-from labkit.search import STRATEGIES
+from labkit.search import STRATEGIES, grid_lattice
 from labkit.search_table import SearchTable, noise_band, replay
 
 
@@ -32,17 +34,18 @@ def run(repeats: int = 20, budget_fraction: float = 0.25, progress: bool = False
     result = replay(table, STRATEGIES, budget=budget, repeats=repeats, progress=progress)
     rows = []
     for s in STRATEGIES:
-        evals = result.evals_to_reach(s, band.width)
+        summary = result.summary(s, band.width)
         rows.append(
             {
                 "method": s,
                 "model": "course",
-                "median_evals_to_band": float(np.median(evals)),
-                "reached_band": round(result.reached(s, band.width), 3),
-                "median_regret_at_budget": round(
-                    float(np.median(100 * result.regret(s)[:, -1])), 3
-                ),
-                "repeats": len(result.curves[s]),
+                "median_evals_to_band": summary.median_evals,
+                "median_evals_to_band_ci": [summary.median_evals_low, summary.median_evals_high],
+                "reached_band": round(summary.share, 3),
+                "reached_band_ci": [round(summary.share_low, 3), round(summary.share_high, 3)],
+                "median_regret_at_budget": round(100 * summary.median_regret_at_budget, 3),
+                "mean_fallbacks": round(summary.mean_fallbacks, 2),
+                "repeats": summary.repeats,
             }
         )
     return envelope(
@@ -52,6 +55,7 @@ def run(repeats: int = 20, budget_fraction: float = 0.25, progress: bool = False
         grid_size=table.space.size,
         repeats=repeats,
         budget=budget,
+        grid_lattice=[len(axis) for axis in grid_lattice(table.space.shape, budget)],
         band={
             "width_points": round(100 * band.width, 3),
             "points_in_band": band.points,

@@ -22,21 +22,23 @@ from labkit.check import (
 from labkit.search import COURSE_SPACE, STRATEGIES, SearchSpace
 from labkit.search_table import Replay
 
-READ_AT = 0.10  # Q3 reads the regret plot at 10% of the grid
-NEAR_TIE = 0.001  # lines within 0.1 point of the lowest count as lowest: a plot cannot split them
+NEAR_TIE = (
+    0.0025  # lines within a quarter point of the lowest count as lowest: a plot cannot split them
+)
 
 
 def example_context() -> dict:
     """A regret picture with a known answer, standing in for the notebook's ``result``:
-    at 10% of a 40-point grid (4 evaluations) tpe is lowest and gp within a near tie.
+    at the budget (6 evaluations) tpe is lowest and gp within a near tie.
 
     Used by: tests/test_exercises.py, in place of the notebook's variables.
     """
     curves = {
         "grid": np.full((1, 6), 0.10),
-        "random": np.array([[0.3, 0.2, 0.05, 0.05, 0.05, 0.0]] * 3),
-        "tpe": np.array([[0.3, 0.1, 0.02, 0.02, 0.0, 0.0]] * 3),
-        "gp": np.array([[0.3, 0.1, 0.025, 0.0205, 0.0, 0.0]] * 3),
+        "random": np.array([[0.3, 0.2, 0.05, 0.05, 0.05, 0.05]] * 3),
+        "tpe": np.array([[0.3, 0.1, 0.05, 0.02, 0.02, 0.02]] * 3),
+        "gp": np.array([[0.3, 0.1, 0.025, 0.0215, 0.0215, 0.0215]] * 3),
+        "tt": np.array([[0.3, 0.04, 0.04, 0.04, 0.04, 0.04]] * 3),  # lowest early, not at the end
     }
     return {"result": Replay(budget=6, curves=curves, best_error=0.0, grid_size=40)}
 
@@ -259,47 +261,54 @@ q2 = Question(
 # --------------------------------------------------------------------------- Q3: read the plot
 
 
-def _check_q3(best_at_10pct, result) -> str:
+def _check_q3(best_at_budget, result) -> str:
     if not isinstance(result, Replay):
         raise Wrong("pass the replay result drawn in the plot, `result`, as the second argument")
-    strategy = want_choice(best_at_10pct, STRATEGIES, "the strategy")
+    strategy = want_choice(best_at_budget, STRATEGIES, "the strategy")
     if strategy not in result.curves:
         raise Wrong(f"{strategy!r} was not replayed in `result`")
-    at = min(result.budget, max(1, round(READ_AT * result.grid_size)))
-    medians = {s: float(np.median(result.regret(s)[:, at - 1])) for s in result.curves}
+    at = result.budget
+    medians = {s: float(np.median(result.regret(s)[:, -1])) for s in result.curves}
     best = min(medians.values())
     if medians[strategy] > best + NEAR_TIE:
         raise Wrong(
             f"at {at} evaluations the median regret of {strategy} is {100 * medians[strategy]:.2f} "
-            f"points; another line is lower there. Read the solid lines at x = {at}."
+            f"points; another line is lower there. Read the solid lines at the right edge, "
+            f"x = {at}."
         )
     tied = sorted(s for s, m in medians.items() if m <= best + NEAR_TIE and s != strategy)
     return (
         f"{strategy}: median regret {100 * medians[strategy]:.2f} points after {at} evaluations"
-        + (f" (within 0.1 point of {', '.join(tied)}: a tie on this plot)" if tied else "")
-        + ". Look at the band too: it shows how much a single search can vary."
+        + (f" (within a quarter point of {', '.join(tied)}: a tie on this plot)" if tied else "")
+        + ". Compare it with the grey noise band too: a line inside it has found a point as "
+        "good as the best, as far as the table can tell; and the band around each line shows "
+        "how much a single search can vary."
     )
 
 
 def _solution_q3(result):
-    at = round(0.10 * result.grid_size)
-    medians = {s: np.median(result.regret(s)[:, at - 1]) for s in result.curves}
-    best_at_10pct = min(medians, key=medians.get)
-    return best_at_10pct
+    medians = {s: np.median(result.regret(s)[:, -1]) for s in result.curves}
+    best_at_budget = min(medians, key=medians.get)
+    return best_at_budget
 
 
 q3 = Question(
-    answers=["best_at_10pct"],
+    answers=["best_at_budget"],
     given=["result"],
     checker=_check_q3,
     hints=[
-        "Find the place on the x axis where 10% of the grid has been evaluated.",
+        "The budget is the last evaluation drawn: look at the right edge of the plot.",
         "There, which solid line (the median over repetitions) is lowest? Lower regret is better.",
     ],
     solution=_solution_q3,
     wrong=[
         Planted("a higher line", lambda result: ("random", result), "another line is lower"),
         Planted("the grid", lambda result: ("grid", result), "another line is lower"),
+        Planted(
+            "lowest early in the plot, not at its right edge",
+            lambda result: ("tt", result),
+            "another line is lower",
+        ),
         Planted("not a strategy", lambda result: ("bayes", result), "one of"),
         Planted("no replay passed", ("tpe", {"tpe": 0}), "replay result"),
         Planted("a list of names", lambda result: (["tpe"], result), "one of"),
