@@ -277,3 +277,16 @@ def test_the_pruning_plots_draw_and_check_their_arguments():
         plots.plot_over_seeds([0.5, 0.9], {"a": [[1, 2, 3]]})
     with pytest.raises(TypeError, match="savings"):
         plots.plot_savings({})
+
+
+def test_the_prune_benchmark_never_times_a_model_that_compiled_to_nothing(monkeypatch, net):
+    from labkit.bench import prune as bench_prune
+    from labkit.deploy import Compiled
+
+    # A "compiled" model for which torch.compile built no graph (as past its recompile limit,
+    # where the wrapper silently runs the model eagerly) must not be timed as compiled.
+    monkeypatch.setattr(
+        bench_prune, "compile_model", lambda model, *args: Compiled(model, True, 0.0)
+    )
+    result = bench_prune._compile(net, torch.zeros(2, 1, 16, 16), False, "slim")
+    assert not result.compiled and "no graph" in result.reason and result.mode == "eager"
