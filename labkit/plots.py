@@ -357,3 +357,64 @@ def plot_quantization_grid(
     if hi is not None and data.max() > hi:
         ax.axvspan(hi, data.max(), color="0.5", alpha=0.2, label="clipped" if lo is None else None)
     return ax
+
+
+def plot_over_seeds(
+    x: Sequence[float],
+    runs: Mapping[str, Sequence[Sequence[float]]],
+    xlabel: str = "x",
+    ylabel: str = "accuracy (%)",
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """One line per label: the mean over seeds at each ``x``, with a band from the lowest to
+    the highest seed. ``runs``: {label: one list of values (one per x) for each seed}.
+
+    Lesson: notebooks/03_pruning.ipynb, "Fine-tuning brings the accuracy back".
+    """
+    x = _as_numpy(x)
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError("argument 'runs' must be a non-empty {label: [values per seed]} dict")
+    ax = _axes(ax)
+    for label, per_seed in runs.items():
+        values = _as_numpy(per_seed)
+        if values.ndim != 2 or values.shape[1] != len(x):
+            raise ValueError(
+                f"argument 'runs': {label!r} needs one list of {len(x)} values per seed, "
+                f"got shape {values.shape}"
+            )
+        (line,) = ax.plot(x, values.mean(0), marker="o", label=f"{label} ({len(values)} seeds)")
+        ax.fill_between(x, values.min(0), values.max(0), color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_savings(
+    savings: Mapping[str, Mapping[str, float]], ax: plt.Axes | None = None, title: str | None = None
+) -> plt.Axes:
+    """Grouped bars of ratios against a baseline (above 1: it saves), one group per model and
+    one bar per measure, e.g. {"slim": {"file bytes": 3.9, "MACs": 3.8, "speed": 2.1}}. A
+    dashed line marks 1 (no saving).
+
+    Lesson: notebooks/03_pruning.ipynb, "Structured pruning that really removes channels".
+    """
+    if not isinstance(savings, Mapping) or not savings:
+        raise TypeError("argument 'savings' must be a non-empty {model: {measure: ratio}} dict")
+    measures = list(next(iter(savings.values())))
+    ax = _axes(ax)
+    width = 0.8 / len(measures)
+    for i, measure in enumerate(measures):
+        values = [float(savings[model][measure]) for model in savings]
+        bars = ax.bar(np.arange(len(savings)) + i * width, values, width=width, label=measure)
+        ax.bar_label(bars, fmt="%.1fx", fontsize=8)
+    ax.axhline(1, color="grey", ls="--", lw=1)
+    ax.set_xticks(np.arange(len(savings)) + width * (len(measures) - 1) / 2, list(savings))
+    ax.set_ylabel("baseline / model (x)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -5,6 +5,10 @@ Serves notebooks/03_pruning.ipynb; ``labkit bench prune`` (labkit/bench/prune.py
 
 A *mask* is a bool tensor shaped like a weight: True keeps the entry, False prunes it (the
 "-" entries of the matrix picture). The layers pruned are ``labkit.models.weight_layers``.
+
+A neuron (a conv filter, a row of a linear layer) is removed only when its output is zero:
+its weights *and* its bias. Batch norm after a conv would turn a zeroed filter into a constant
+map, so neuron pruning folds batch norm into the conv first (``labkit.models.fold_batchnorm``).
 """
 
 from __future__ import annotations
@@ -18,12 +22,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from labkit._validate import check_callable, check_choice, check_float, check_int, check_tensor
+from labkit._validate import check_callable, check_float, check_int, check_module, check_tensor
 from labkit.data import check_dataset
 from labkit.models import weight_layers
 from labkit.train import fit
-
-MASK_METHODS = ("unstructured", "neuron")
 
 
 def _check_sparsity(sparsity: float) -> float:
@@ -102,6 +104,7 @@ def layerwise_magnitude_masks(
 
 def neuron_mask(layer: nn.Module, sparsity: float) -> torch.Tensor:
     """Prune whole output units (a conv filter or a linear row) with the smallest L2 norm.
+    The mask covers the weight only; :func:`zero_neurons` also zeroes the units' biases.
 
     Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
     """
@@ -111,6 +114,87 @@ def neuron_mask(layer: nn.Module, sparsity: float) -> torch.Tensor:
     sparsity = _check_sparsity(sparsity)
     keep = _keep_largest(weight.detach().flatten(1).norm(dim=1), sparsity)
     return keep.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight).clone()
+
+
+def neuron_masks(net: nn.Module, sparsity: float) -> dict[str, torch.Tensor]:
+    """:func:`neuron_mask` for every conv and linear layer but the last (whose outputs are the
+    classes). Rank the units of a batch-norm network after folding it: the folded weight
+    carries batch norm's scale (gamma / sigma), the raw weight does not.
+
+    Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
+    """
+    sparsity = _check_sparsity(sparsity)
+    layers = list(weight_layers(net).items())[:-1]
+    if not layers:
+        raise ValueError("argument 'net' needs a layer before its last one to prune neurons in")
+    return {name: neuron_mask(layer, sparsity) for name, layer in layers}
+
+
+def zero_neurons(net: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Module:
+    """Remove the units that whole-unit ``masks`` prune (from :func:`neuron_masks`): zero their
+    weights *and* their biases, in place, so that they output exactly zero. Refuses a network
+    with batch norm, where a zeroed unit outputs a constant instead: fold it first with
+    ``labkit.models.fold_batchnorm``. Returns ``net``.
+
+    Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
+    """
+    layers = _check_masks(net, masks)
+    norms = [n for n, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if norms:
+        raise ValueError(
+            f"argument 'net' has batch norm ({', '.join(norms[:3])}): a zeroed unit would "
+            "output a constant, not zero; fold it first with labkit.models.fold_batchnorm(net)"
+        )
+    units = {}
+    for name, mask in masks.items():
+        flat = mask.flatten(1)
+        if not torch.equal(flat.all(dim=1), flat.any(dim=1)):
+            raise ValueError(
+                f"argument 'masks': the mask for {name!r} prunes parts of units; neuron "
+                "masks keep or prune whole rows (labkit.prune.neuron_masks)"
+            )
+        units[name] = flat.all(dim=1)
+    with torch.no_grad():
+        for name, keep in units.items():
+            layer = layers[name]
+            layer.weight.mul_(masks[name].to(layer.weight.dtype))
+            if layer.bias is not None:
+                layer.bias.mul_(keep.to(layer.bias.dtype))
+    return net
+
+
+def remove_neurons(
+    layer: nn.Linear, next_layer: nn.Linear, fraction: float
+) -> tuple[nn.Linear, nn.Linear]:
+    """Neuron pruning of a hidden fully connected layer that really shrinks it: drop the
+    ``fraction`` of ``layer``'s units with the smallest L2 norm (their rows of the weight and
+    their biases) and the matching columns of ``next_layer``. Returns two new, smaller layers.
+
+    Lesson: notebooks/03_pruning.ipynb, "Neurons of a fully connected layer".
+    """
+    for arg, value in (("layer", layer), ("next_layer", next_layer)):
+        if not isinstance(value, nn.Linear):
+            raise TypeError(f"argument '{arg}' must be an nn.Linear, got {type(value).__name__}")
+    if next_layer.in_features != layer.out_features:
+        raise ValueError(
+            f"argument 'next_layer' takes {next_layer.in_features} inputs; 'layer' has "
+            f"{layer.out_features} outputs"
+        )
+    fraction = check_float("fraction", fraction, low=0, high=1, high_inclusive=False)
+    keep = neuron_mask(layer, fraction)[:, 0]  # one bool per unit (per row)
+    n_kept = int(keep.sum())
+    if n_kept == 0:
+        raise ValueError(f"argument 'fraction': {fraction} of {layer.out_features} leaves none")
+    smaller = nn.Linear(layer.in_features, n_kept, bias=layer.bias is not None)
+    after = nn.Linear(n_kept, next_layer.out_features, bias=next_layer.bias is not None)
+    with torch.no_grad():
+        smaller.weight.copy_(layer.weight[keep])
+        after.weight.copy_(next_layer.weight[:, keep])
+        if layer.bias is not None:
+            smaller.bias.copy_(layer.bias[keep])
+        if next_layer.bias is not None:
+            after.bias.copy_(next_layer.bias)
+    return smaller, after
 
 
 def _check_masks(net: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[str, nn.Module]:
@@ -271,24 +355,6 @@ def prune_channels(net: nn.Module, ratio: float, example: torch.Tensor) -> nn.Mo
     return small
 
 
-def prune_masks(net: nn.Module, method: str, sparsity: float) -> dict[str, torch.Tensor]:
-    """Masks for ``method`` at ``sparsity``; they prune nothing until ``apply_masks``.
-
-    "unstructured": single weights, smallest magnitude over the whole network (global);
-    "neuron": whole output units (conv filters, linear rows) with the smallest L2 norm, in
-    every layer but the last (whose outputs are the classes). Zeros keep the shapes; to really
-    remove channels use ``prune_channels``.
-
-    Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
-    """
-    check_choice("method", method, MASK_METHODS)
-    sparsity = _check_sparsity(sparsity)
-    if method == "unstructured":
-        return global_magnitude_masks(net, sparsity)
-    layers = list(weight_layers(net).items())[:-1]
-    return {n: neuron_mask(m, sparsity) for n, m in layers}
-
-
 def iterative_prune(
     net: nn.Module,
     data,
@@ -296,19 +362,24 @@ def iterative_prune(
     steps: int = 3,
     epochs_per_step: int = 2,
     lr: float = 1e-3,
+    seed: int = 0,
     progress: bool = True,
 ) -> nn.Module:
     """Prune (global magnitude) in ``steps`` growing steps up to ``sparsity``, fine-tuning
-    ``epochs_per_step`` epochs after each with the masks kept: gentler than one big cut.
-    Works on ``net`` in place and returns it; every argument is checked before it is touched.
+    ``epochs_per_step`` epochs after each with the masks kept. ``steps=1`` is one-shot pruning
+    plus fine-tuning; ``epochs_per_step=0`` prunes without fine-tuning. ``seed`` fixes the order
+    of the training batches. Works on ``net`` in place and returns it; every argument is
+    checked before it is touched.
 
     Lesson: notebooks/03_pruning.ipynb, "Fine-tuning brings the accuracy back".
     """
+    check_module("net", net)
     check_dataset("data", data)
     lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
     sparsity = _check_sparsity(sparsity)
     steps = check_int("steps", steps, min_value=1, max_value=100)
     epochs_per_step = check_int("epochs_per_step", epochs_per_step, min_value=0, max_value=100)
+    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
     for k in range(1, steps + 1):
         masks = global_magnitude_masks(net, sparsity * k / steps)
         apply_masks(net, masks)
@@ -318,6 +389,7 @@ def iterative_prune(
                 data.train,
                 epochs=epochs_per_step,
                 lr=lr,
+                seed=seed,
                 after_step=keep_masks(net, masks),
                 progress=progress,
                 desc=f"fine-tune at {sparsity * k / steps:.0%}",

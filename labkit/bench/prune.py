@@ -10,11 +10,18 @@ compared by ``tensor_bytes``. Structured rows are timed eager vs eager and compi
 
 A real-size row: the timm model (resnet18 at 224x224, random weights) at 90% unstructured
 sparsity and with half its channels removed, timed at batch 1.
+
+A compiled row is written only when torch.compile really compiled both sides: a model whose
+compilation produced no graph (for instance past torch.compile's recompile limit, where the
+model silently runs eagerly through the compiled wrapper) gets a ``note`` instead of a ratio.
 """
 
 from __future__ import annotations
 
 import copy
+
+import torch
+from torch import nn
 
 from labkit.bench.common import (
     accuracy_fields,
@@ -24,7 +31,7 @@ from labkit.bench.common import (
     time_side_by_side,
     timm_model,
 )
-from labkit.deploy import compile_model
+from labkit.deploy import Compiled, compile_model
 from labkit.measure import file_bytes, tensor_bytes
 from labkit.prune import (
     apply_masks,
@@ -125,12 +132,25 @@ def _time_course_row(row: dict, models: dict, fx) -> None:
     row.update(latency_fields(one, _name(row), "baseline", "latency_ratio_batch1"))
 
 
+def _compile(net: nn.Module, example: torch.Tensor, progress: bool, name: str) -> Compiled:
+    """``compile_model``, and a check that it really compiled: torch.compile counts the graphs
+    it builds, and a model that made none runs eagerly behind the compiled wrapper."""
+    from torch._dynamo.utils import counters  # the compiler stack: loaded only when compiling
+
+    before = counters["stats"]["unique_graphs"]
+    result = compile_model(net, example, progress, name)
+    if result.compiled and counters["stats"]["unique_graphs"] == before:
+        reason = f"torch.compile built no graph for {name} (recompile limit?); not timed"
+        return Compiled(result.model, False, result.seconds, reason)
+    return result
+
+
 def _compiled_structured_rows(rows: list[dict], models: dict, fx, progress: bool) -> list[dict]:
     """Structured rows again, compiled model against compiled baseline."""
-    base = compile_model(copy.deepcopy(models["baseline"]), fx.example, progress, "baseline")
+    base = _compile(copy.deepcopy(models["baseline"]), fx.example, progress, "baseline")
     out = []
     for row in [r for r in rows if r["method"] == "structured"]:
-        slim = compile_model(copy.deepcopy(models[_name(row)]), fx.example, progress, _name(row))
+        slim = _compile(copy.deepcopy(models[_name(row)]), fx.example, progress, _name(row))
         if not (base.compiled and slim.compiled):  # never compare a compiled with an eager model
             row["note"] = f"no compiled row: {base.reason or slim.reason}"
             continue
@@ -174,8 +194,8 @@ def _timm_rows(name: str, progress: bool) -> list[dict]:
         batch=1,
     )
     rows.append(dict(common, mode="eager", **latency_fields(timings, "slim", "baseline")))
-    base_c = compile_model(copy.deepcopy(net), example, progress, f"{name} baseline")
-    slim_c = compile_model(slim, example, progress, f"{name} slim")
+    base_c = _compile(copy.deepcopy(net), example, progress, f"{name} baseline")
+    slim_c = _compile(slim, example, progress, f"{name} slim")
     if base_c.compiled and slim_c.compiled:
         timings = time_side_by_side(
             {"baseline": base_c.model, "slim": slim_c.model}, example, rounds=5, runs=5
