@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -290,6 +291,7 @@ class PrecisionTiming:
         return None
 
     def report(self) -> str:
+        """Every row, what fell back and why, and the like-for-like ratios in words."""
         lines = [f"{name:<17} {timing}" for name, timing in self.latency.items()]
         eager = [
             (w, c) for w, c in (("float32", self.float32), ("int8", self.int8)) if not c.compiled
@@ -352,12 +354,8 @@ def graph_op_counts(gm: torch.fx.GraphModule) -> dict[str, int]:
     """
     if not isinstance(gm, torch.fx.GraphModule):
         raise TypeError(f"argument 'gm' must be a torch.fx.GraphModule, got {type(gm).__name__}")
-    counts: dict[str, int] = {}
-    for node in gm.graph.nodes:
-        if node.op == "call_function":
-            name = getattr(node.target, "__name__", str(node.target)).split(".")[0]
-            counts[name] = counts.get(name, 0) + 1
-    return counts
+    calls = [n.target for n in gm.graph.nodes if n.op == "call_function"]
+    return dict(Counter(getattr(t, "__name__", str(t)).split(".")[0] for t in calls))
 
 
 def graph_bytes_by_dtype(gm: torch.fx.GraphModule) -> dict[str, int]:

@@ -24,7 +24,7 @@
 # | Concept | Importance | Notes |
 # |---|---|---|
 # | [00 · Welcome](00_welcome.ipynb) | necessary | the baseline model, `evaluate`, paired comparisons |
-# | [03 · Pruning](03_pruning.ipynb) | helpful | masks, fine-tuning, folding batch norm, "what really saves bytes" |
+# | [03 · Pruning](03_pruning.ipynb) | helpful | masks, fine-tuning, and "what really saves bytes" |
 # | Integers in binary | helpful | 8 bits hold 256 values |
 #
 # **Time to learn:** about 50 minutes.
@@ -189,10 +189,11 @@ labkit.expect(same_w_ints and same_x_ints, "quantize should match PyTorch's ops 
 # model holds 25 million numbers, which take 25 MB as int8.
 #
 # To compare our model's sizes like with like, we first **fold batch norm** into the
-# convolutions (as in notebook 03): each batch norm after a conv becomes a per-channel scale
-# of the conv's weights plus a bias, the same outputs with fewer numbers. The int8 graph
-# below does the same fold, so the float32 size we divide by is the folded model's. Counting
-# the bytes of the tensors that inference reads:
+# convolutions (`labkit.models.fold_batchnorm`): a batch norm after a conv only scales and
+# shifts each output channel, so the conv's weights can absorb the scale and a new bias the
+# shift. The same outputs, with fewer numbers. The int8 graph below does the same fold, so
+# the float32 size we divide by is the folded model's. Counting the bytes of the tensors that
+# inference reads:
 
 # %%
 mb = 100
@@ -250,7 +251,8 @@ _ = labkit.expect_between("bfloat16 / float16 rounding error", coarser, 4, 16)
 # %% [markdown]
 # What to notice: both 16-bit formats take exactly half the bytes, bfloat16 rounds about 8x
 # more coarsely than float16 (three fewer mantissa bits), and neither changes the test
-# accuracy detectably. 16 bits halve the size; int8 quarters it, which needs a grid.
+# accuracy detectably. 16-bit floats halve the size by rounding alone; int8 comes close to a
+# quarter, but needs a grid with a scale and a zero point.
 #
 # ## Weights vs activations, and calibration
 #
@@ -287,7 +289,7 @@ for method in ("percentile", "mse"):
     labkit.expect(activation_error[method] < activation_error["minmax"], f"{method} should clip")
 
 # %% [markdown]
-# The values pile up near 0 with a long thin tail: min-max spends most of the grid on the
+# The values pile up near 0 with a long thin tail: min-max stretches the grid over all of the
 # tail, and clipping it (percentile, MSE) cuts the 4-bit error of these values. Does it matter
 # for accuracy? We simulate quantized inference ("fake quantization": round to the grid,
 # compute in float) with weights and activations quantized separately, and each calibration
@@ -348,10 +350,11 @@ labkit.expect_no_detectable_difference(minmax_vs_mse)
 # Int8 hardware never sees a float inside a layer: int8 inputs times int8 weights are summed
 # in **int32** (a sum of many int8 x int8 products overflows 8 and 16 bits), the bias is added
 # as an int32 too, and the result is **requantized** to the next layer's int8 grid: multiplied
-# by M = x_scale * w_scale / out_scale and rounded. M is a real number, but the hardware has
-# no float unit to spare for it: M is written once, ahead of time, as **M = M0 · 2^-n** with
-# M0 an integer in [2^30, 2^31) (Jacob et al. 2018), so requantizing is one integer multiply
-# and one **rounding right shift** (add 2^(n-1), then shift right by n):
+# by M = x_scale * w_scale / out_scale and rounded. M is a real number, and integer-only
+# hardware (microcontrollers, many DSPs and NPUs) cannot multiply by one. So M is written
+# once, ahead of time, as **M = M0 · 2^-n** with M0 an integer in [2^30, 2^31) (Jacob et al.
+# 2018), and requantizing becomes one integer multiply and one **rounding right shift** (add
+# 2^(n-1), then shift right by n):
 
 # %%
 labkit.show_source(lq.fixed_point_multiplier)
@@ -419,7 +422,9 @@ print(cpu.summary())
 print(int8_expectation(cpu))
 ptq_seconds = {}
 int8_ref = ptq_int8(net, calib, timings=ptq_seconds)
-print("operations in the int8 graph:", graph_op_counts(int8_ref))
+op_counts = graph_op_counts(int8_ref)
+print("operations in the int8 graph:", op_counts)
+labkit.expect(op_counts["conv2d"] == 3 and op_counts["linear"] == 1, "3 convs and 1 linear")
 int8_vs_float = labkit.compare_models(net, int8_ref, data.test, names=("float32", "int8"))
 print(int8_vs_float)
 labkit.expect_no_detectable_difference(int8_vs_float)
@@ -521,8 +526,8 @@ if course_timing.compile_speedup is not None:
 #
 # A block like those in the middle of ResNet-18: two 3x3 convolutions with 256 channels on a
 # 14x14 feature map, one image at a time (random weights: only the timing matters here). It
-# does about as many multiply-accumulates per call as the course model does on 256 images,
-# but in layers sixteen times wider:
+# does about twice as many multiply-accumulates per call as the course model does on 256
+# images, but in layers 8 to 16 times wider:
 
 # %%
 torch.manual_seed(0)
@@ -534,10 +539,9 @@ block = torch.nn.Sequential(
 ).eval()
 image = torch.randn(1, 256, 14, 14).relu()
 block_int8 = ptq_int8(block, [torch.randn(8, 256, 14, 14).relu() for _ in range(2)])
-print(
-    f"multiply-accumulates per call: block {count_macs(block, image):,}, "
-    f"course model on 256 images {count_macs(net, batch):,}"
-)
+block_macs, course_macs = count_macs(block, image), count_macs(net, batch)
+print(f"multiply-accumulates per call: block {block_macs:,}, course model {course_macs:,}")
+_ = labkit.expect_between("block / course multiply-accumulates", block_macs / course_macs, 1.5, 2.5)
 block_timing = time_float32_and_int8(block, block_int8, image, runs=10)
 print(block_timing.report())
 if cpu.int8_speed_path and block_timing.int8_speedup and course_timing.int8_speedup:
@@ -654,9 +658,7 @@ plot_quantization_grid(flat, levels, ax=axes[0], title="uniform 4-bit grid (per 
 plot_quantization_grid(flat, centroids, ax=axes[1], title="k-means codebook, 16 values")
 plt.show()
 uniform_sse = float(((lq.fake_quantize(flat, qp4) - flat) ** 2).sum())
-print(
-    f"squared error on this layer: uniform 4-bit per tensor {uniform_sse:.4f}, codebook {ours_sse:.4f}"
-)
+print(f"squared error on this layer: uniform 4-bit {uniform_sse:.4f}, codebook {ours_sse:.4f}")
 labkit.expect(ours_sse < uniform_sse, "the codebook should fit this layer better")
 codebook = lowbit.codebook_quantize(net, bits=4)
 codebook_vs_uniform = labkit.compare_models(
@@ -752,9 +754,10 @@ lab04.q3.check(ratio)
 #   a rounding shift, which agrees with PyTorch's int8 graph within one step.
 # - Real int8 inference in PyTorch: torch.export, `prepare_pt2e` with `X86InductorQuantizer`,
 #   calibrate, `convert_pt2e`, `torch.compile` with freezing. Compare compiled with compiled:
-#   int8 pays on wide layers where the CPU has a fast int8 path, and little on tiny ones.
-# - Below 8 bits, quantization-aware training recovers what rounding loses; codebooks fit the
-#   grid to the weights. PTQ's calibration costs a small fraction of an epoch of training.
+#   where the CPU has a fast int8 path, int8 pays on wide layers, more than on tiny ones.
+# - Below 8 bits, quantization-aware training recovers much of what rounding loses; codebooks
+#   fit the grid to the weights. PTQ's calibration costs a small fraction of an epoch of
+#   training.
 #
 # ## What's next
 #
