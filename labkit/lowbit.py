@@ -1,19 +1,30 @@
-"""Below 8 bits: quantization-aware training (QAT) with a straight-through estimator, and
-codebook (k-means) quantization.
+"""Fewer bits than the int8 grid of ``labkit.quantize``: 16-bit floats; below 8 bits,
+quantization-aware training (QAT) with a straight-through estimator and codebook (k-means)
+quantization; and the bytes of weights packed at any number of bits.
 
-Serves notebooks/04_quantization.ipynb ("Below 8 bits: quantization-aware training" and
-"Codebook (k-means) quantization"); the grid arithmetic it builds on is ``labkit.quantize``.
+Serves notebooks/04_quantization.ipynb ("The size arithmetic", "16 bits: float16 and
+bfloat16", "Below 8 bits: quantization-aware training" and "Codebook (k-means)
+quantization"); the grid arithmetic it builds on is ``labkit.quantize``.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from labkit._validate import check_bits, check_float, check_int, check_module, check_tensor
+from labkit._validate import (
+    check_bits,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_module,
+    check_tensor,
+)
 from labkit.data import check_dataset
 from labkit.models import weight_layers as _layers
 from labkit.quantize import fake_quantize, qparams_for
@@ -78,10 +89,12 @@ def qat(
     epochs: int = 3,
     lr: float = 1e-3,
     progress: bool = True,
+    seed: int = 0,
 ):
     """Quantization-aware training: fine-tune a copy of ``net`` while its conv/linear
     weights are fake-quantized to ``bits`` bits, then bake the quantized weights in.
-    Returns (model, history).
+    ``seed`` fixes the order of the training batches. Returns (model, history); the
+    history's ``seconds`` is the wall time of the training.
 
     Lesson: notebooks/04_quantization.ipynb, "Below 8 bits: quantization-aware training".
     """
@@ -90,6 +103,7 @@ def qat(
     bits = check_bits(bits)
     epochs = check_int("epochs", epochs, min_value=1, max_value=100)
     lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
+    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
     student = add_fake_quant(copy.deepcopy(net), bits)
     history = fit(
         student,
@@ -98,7 +112,8 @@ def qat(
         epochs=epochs,
         lr=lr,
         progress=progress,
-        desc=f"QAT {bits}-bit",
+        seed=seed,
+        desc=f"QAT {bits}-bit, seed {seed}",
     )
     return bake_fake_quant(student).eval(), history
 
@@ -145,3 +160,47 @@ def codebook_quantize(net: nn.Module, bits: int = 4) -> nn.Module:
             centroids, idx = kmeans_1d(layer.weight.flatten(), 2**bits)
             layer.weight.copy_(centroids[idx].view_as(layer.weight))
     return out
+
+
+def packed_bytes(net: nn.Module, bits: int, codebook: bool = False) -> int:
+    """Bytes of ``net`` if every conv/linear weight were stored with ``bits`` bits per number
+    (packed: two 4-bit numbers per byte) plus one float32 scale per output channel (or, with
+    ``codebook=True``, one float32 codebook of 2^bits entries per layer); every other tensor
+    (biases, batch norm) stays float32.
+
+    Lesson: notebooks/04_quantization.ipynb, "The size arithmetic".
+    """
+    check_module("net", net)
+    bits = check_bits(bits)
+    check_bool("codebook", codebook)
+    total = 0
+    weights = {id(m.weight) for m in _layers(net).values()}
+    for m in _layers(net).values():
+        w = m.weight
+        total += math.ceil(w.numel() * bits / 8)
+        total += 4 * (2**bits if codebook else w.shape[0])
+    for t in net.state_dict(keep_vars=True).values():
+        if id(t) not in weights:
+            total += t.numel() * t.element_size()
+    return total
+
+
+class _Cast(nn.Module):
+    def __init__(self, net: nn.Module, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.net, self.dtype = copy.deepcopy(net).to(dtype).eval(), dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.to(self.dtype)).float()
+
+
+def cast_model(net: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A copy of ``net`` that stores its floating-point weights and buffers in ``dtype``
+    (torch.float16 or torch.bfloat16) and computes in it: inputs are cast on the way in,
+    outputs back to float32 on the way out. ``tensor_bytes(result.net)`` is its size.
+
+    Lesson: notebooks/04_quantization.ipynb, "16 bits: float16 and bfloat16".
+    """
+    check_module("net", net)
+    check_choice("dtype", dtype, (torch.float16, torch.bfloat16))
+    return _Cast(net, dtype)

@@ -1,9 +1,8 @@
-"""Quantization: fewer bits per number. From the affine mapping (scale and zero point) to real
-int8 inference on the CPU, quantization-aware training at 4 bits, and codebook (k-means)
-quantization.
+"""Quantization: fewer bits per number. The affine mapping (scale and zero point), calibration
+of activation ranges, and one layer computed in integers only, as int8 hardware does.
 
-Serves notebooks/04_quantization.ipynb: the arithmetic it teaches down to 8 bits. Below 8 bits
-(quantization-aware training, k-means codebooks) is ``labkit.lowbit``; running a real int8 model
+Serves notebooks/04_quantization.ipynb down to 8 bits. Below 8 bits (quantization-aware
+training, k-means codebooks, packed sizes) is ``labkit.lowbit``; running a real int8 model
 (torch.export, PT2E, torch.compile) is deployment plumbing, in ``labkit.deploy``; the benchmark
 is ``labkit bench quantize`` (labkit/bench/quantize.py).
 
@@ -17,6 +16,7 @@ a weight its own scale.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -190,6 +190,23 @@ def quantization_error(x: torch.Tensor, qp: QParams) -> dict[str, float]:
     }
 
 
+def quantizer_errors(w: torch.Tensor, bits: Iterable[int] = (8, 4)) -> dict[str, dict[str, float]]:
+    """:func:`quantization_error` of ``w`` for every quantizer: each number of ``bits``,
+    symmetric or asymmetric, per tensor or per channel (axis 0), by name ("8-bit symmetric
+    per-tensor", ...), min-max ranges.
+
+    Lesson: notebooks/04_quantization.ipynb, "The affine mapping: scale and zero point".
+    """
+    check_tensor("w", w, min_ndim=2)
+    out = {}
+    for b, sym, pc in itertools.product(
+        [check_bits(b) for b in bits], (True, False), (False, True)
+    ):
+        name = f"{b}-bit {'symmetric' if sym else 'asymmetric'} per-{'channel' if pc else 'tensor'}"
+        out[name] = quantization_error(w, qparams_for(w, b, sym, per_channel=pc, axis=0))
+    return out
+
+
 # --------------------------------------------------------------------------- calibration
 
 
@@ -338,18 +355,57 @@ def simulate_quantized(
 # --------------------------------------------------------------------------- integer only
 
 
+def fixed_point_multiplier(m: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A real multiplier as integers, m = m0 * 2^-shift with m0 an int32 in [2^30, 2^31): what
+    integer hardware multiplies by instead of a float (Jacob et al. 2018, section 2.2). From
+    scratch. ``m`` (one value, or one per channel) must lie in [2^-31, 1), as requantization
+    multipliers do. Returns (m0, shift) as int64 tensors shaped like ``m``.
+
+    Lesson: notebooks/04_quantization.ipynb, "An integer-only layer".
+    """
+    m = torch.as_tensor(m, dtype=torch.float64).detach()
+    if m.numel() == 0 or not bool(((m >= 2**-31) & (m < 1)).all()):  # NaN fails too
+        raise ValueError(f"argument 'm' must hold numbers in [2^-31, 1), got {m.flatten()[:4]}")
+    mantissa, exponent = torch.frexp(m)  # m = mantissa * 2^exponent, mantissa in [0.5, 1)
+    m0 = torch.round(mantissa * 2**31).to(torch.int64)
+    carry = m0 == 2**31  # the mantissa rounded up to 1.0: halve it, one shift less
+    m0 = torch.where(carry, m0 // 2, m0)
+    return m0, 31 - exponent.to(torch.int64) - carry.to(torch.int64)
+
+
+def requantize(acc: torch.Tensor, m0: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """round(acc * m0 * 2^-shift) with integers only: one 64-bit product, then a *rounding*
+    right shift (add 2^(shift-1), then shift; halves round up). ``m0`` and ``shift`` come from
+    :func:`fixed_point_multiplier` and broadcast against ``acc`` (one per output channel in
+    the last dimension). At most one step away from rounding the float product.
+
+    Lesson: notebooks/04_quantization.ipynb, "An integer-only layer".
+    """
+    for name, t in (("acc", acc), ("m0", m0), ("shift", shift)):
+        if check_tensor(name, t).dtype.is_floating_point:
+            raise TypeError(f"argument '{name}' must be an integer tensor, got {t.dtype}")
+    if bool((shift < 1).any()) or bool((shift > 61).any()):
+        raise ValueError("argument 'shift' must lie in [1, 61] (from fixed_point_multiplier)")
+    # |acc| < 2^31 and m0 < 2^31: the product and the added half fit in int64 (< 2^63).
+    half = torch.bitwise_left_shift(torch.ones_like(shift), shift - 1)
+    return torch.bitwise_right_shift(acc.to(torch.int64) * m0 + half, shift)
+
+
 def integer_linear(
     x: torch.Tensor,
     layer: nn.Linear,
     x_qp: QParams,
     out_qp: QParams,
+    w_qp: QParams | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One linear layer computed the way int8 hardware does. From scratch.
+    """One linear layer computed the way int8 hardware does: integers only. From scratch.
 
-    x (uint8 grid) and the weight (int8, symmetric per output channel) are integers; their
-    products are summed in int32; the bias is added in int32 (scale x_scale * w_scale); the
-    sum is *requantized* to the output grid by one multiplication M = x_scale * w_scale /
-    out_scale. Returns the integers at each step and the dequantized output.
+    x (uint8 grid) and the weight (int8, symmetric per output channel, or ``w_qp``) are
+    integers; their products are summed in int32; the bias is added in int32 (scale x_scale *
+    w_scale); the sum is *requantized* to the output grid by M = x_scale * w_scale / out_scale,
+    applied as a fixed-point multiplier and a rounding shift (:func:`requantize`).
+    Returns the integers at each step, the dequantized output ``y``, and ``y_q_float``: the
+    same requantization done with a float64 multiply, for comparison.
 
     Lesson: notebooks/04_quantization.ipynb, "An integer-only layer".
     """
@@ -361,51 +417,33 @@ def integer_linear(
             f"argument 'x' must have {layer.in_features} columns for this layer, "
             f"got shape {tuple(x.shape)}"
         )
+    if not all(isinstance(qp, QParams) for qp in (x_qp, out_qp, w_qp or x_qp)):
+        raise TypeError("arguments 'x_qp', 'out_qp' and 'w_qp' must be QParams")
     if x_qp.axis is not None or out_qp.axis is not None:
         raise ValueError("arguments 'x_qp' and 'out_qp' must be per-tensor parameters")
-    w_qp = qparams_for(layer.weight.detach(), 8, symmetric=True, per_channel=True, axis=0)
+    weight = layer.weight.detach()
+    if w_qp is None:
+        w_qp = qparams_for(weight, 8, symmetric=True, per_channel=True, axis=0)
     x_q = quantize(x, x_qp).to(torch.int32)
-    w_q = quantize(layer.weight.detach(), w_qp).to(torch.int32)
-    acc = (x_q - x_qp.zero_point.to(torch.int32)) @ w_q.T  # int32 accumulator
-    bias_scale = x_qp.scale * w_qp.scale  # one per output channel
+    w_q = quantize(weight, w_qp).to(torch.int32)
+    w_zero = w_qp._shape_for(weight)[1].to(torch.int32)
+    acc = (x_q - x_qp.zero_point.to(torch.int32)) @ (w_q - w_zero).T
+    bias_scale = x_qp.scale.double() * w_qp.scale.double()  # one per output channel
     if layer.bias is not None:
-        acc = acc + torch.round(layer.bias.detach() / bias_scale).to(torch.int32)
-    multiplier = bias_scale / out_qp.scale
-    y_q = torch.clamp(
-        torch.round(acc.to(torch.float64) * multiplier.to(torch.float64)) + out_qp.zero_point,
-        out_qp.qmin,
-        out_qp.qmax,
-    ).to(torch.int64)
+        acc = acc + torch.round(layer.bias.detach().double() / bias_scale).to(torch.int32)
+    multiplier = bias_scale / out_qp.scale.double()
+    m0, shift = fixed_point_multiplier(multiplier.expand(layer.out_features))
+    zero = out_qp.zero_point
+    y_q = torch.clamp(requantize(acc, m0, shift) + zero, out_qp.qmin, out_qp.qmax)
+    y_q_float = torch.clamp(torch.round(acc.double() * multiplier) + zero, out_qp.qmin, out_qp.qmax)
     return {
         "x_q": x_q,
         "w_q": w_q,
         "acc_int32": acc,
         "multiplier": multiplier,
+        "m0": m0,
+        "shift": shift,
         "y_q": y_q,
+        "y_q_float": y_q_float.to(torch.int64),
         "y": dequantize(y_q, out_qp),
     }
-
-
-# --------------------------------------------------------------------------- sizes
-
-
-def packed_bytes(net: nn.Module, bits: int, codebook: bool = False) -> int:
-    """Bytes of ``net`` if every conv/linear weight were stored with ``bits`` bits per number
-    (packed: two 4-bit numbers per byte) plus one float32 scale per output channel (or, with
-    ``codebook=True``, one float32 codebook of 2^bits entries per layer); every other tensor
-    (biases, batch norm) stays float32.
-
-    Lesson: notebooks/04_quantization.ipynb, "The size arithmetic".
-    """
-    check_module("net", net)
-    bits = check_bits(bits)
-    total = 0
-    weights = {id(m.weight) for m in _layers(net).values()}
-    for m in _layers(net).values():
-        w = m.weight
-        total += math.ceil(w.numel() * bits / 8)
-        total += 4 * (2**bits if codebook else w.shape[0])
-    for t in net.state_dict(keep_vars=True).values():
-        if id(t) not in weights:
-            total += t.numel() * t.element_size()
-    return total

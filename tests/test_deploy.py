@@ -8,8 +8,9 @@ from torch import nn
 
 from labkit import deploy as D
 from labkit import hardware
-from labkit.measure import graph_tensors, tensor_bytes
-from labkit.models import create_model
+from labkit.measure import Ratio, graph_tensors, tensor_bytes
+from labkit.models import create_model, fold_batchnorm
+from labkit.quantize import QParams, integer_linear, qparams_for
 
 
 @pytest.fixture
@@ -69,14 +70,69 @@ def test_model_that_cannot_be_exported_gets_the_reason(data):
     assert "control flow" in str(err.value) and err.value.__cause__ is not None
 
 
-def test_compile_model_falls_back_without_a_working_compiler(monkeypatch, net, capsys):
-    real = hardware.cpu_features()
-    fake = dataclasses.replace(real, compiler=None, compiler_problem="g++ failed to compile")
+RAW = "/usr/bin/g++ failed to compile a test file (cc1plus: fatal error: stdio.h: no such file)"
+
+
+@pytest.fixture
+def no_compiler(monkeypatch):
+    """A machine whose g++ is present but broken, as labkit.hardware.find_compiler reports it."""
+    fake = dataclasses.replace(hardware.cpu_features(), compiler=None, compiler_problem=RAW)
     monkeypatch.setattr(D, "cpu_features", lambda: fake)
+    return fake
+
+
+def test_compile_model_falls_back_without_a_working_compiler(no_compiler, net, capsys):
     out = D.compile_model(net, torch.zeros(2, 1, 16, 16), name="tiny")
     assert out.compiled is False and out.model is net and out.mode == "eager"
-    assert "no working C++ compiler" in capsys.readouterr().out
-    assert "no working C++ compiler" in hardware.int8_expectation(fake)
+    printed = capsys.readouterr().out
+    assert "no working C++ compiler" in printed and "fatal error" not in printed
+    assert "fatal error" not in out.reason and out.detail == RAW  # the raw text, kept aside
+    assert "no working C++ compiler" in hardware.int8_expectation(no_compiler)
+
+
+def test_the_notebooks_latency_path_without_a_compiler(no_compiler, int8_model, baseline, capsys):
+    # What notebook 04's "Latency, side by side" cell runs, on a machine with a broken g++:
+    # it must finish, label every row by what really ran, say what the numbers mean, never
+    # call a ratio below 1 "faster", and print no compiler output.
+    batch = torch.randn(16, 1, 16, 16)
+    timing = D.time_float32_and_int8(baseline, int8_model, batch, rounds=2, runs=3)
+    report = timing.report()
+    printed = capsys.readouterr().out + report
+    assert set(timing.latency.rounds) == {"float32 eager", "int8 eager"}
+    assert timing.int8_speedup is None and timing.compile_speedup is None
+    assert "ran eagerly" in report and "reference graph" in report
+    assert "both eager" in report and "both compiled" not in report
+    assert "fatal error" not in printed and "cc1plus" not in printed
+    ratio = timing.latency.ratio("int8 eager", "float32 eager")
+    line = next(ln for ln in report.splitlines() if ln.startswith("int8 vs float32"))
+    if ratio.high < 1:
+        assert "slower" in line and "faster" not in line
+
+
+@pytest.mark.parametrize(
+    "ratio,words",
+    [
+        (Ratio(2.1, 1.9, 2.3, 5), "2.10x faster"),
+        (Ratio(0.39, 0.35, 0.45, 5), "2.56x slower"),
+        (Ratio(0.96, 0.90, 1.05, 5), "no clear difference"),
+        (Ratio(1.2, 0.95, 1.3, 5), "no clear difference"),
+    ],
+)
+def test_speed_words_never_call_a_slowdown_faster(ratio, words):
+    text = D.speed_words(ratio)
+    assert text.startswith(words)
+    if ratio.median < 1:
+        assert "faster" not in text
+    with pytest.raises(TypeError, match="argument 'ratio'"):
+        D.speed_words(0.5)
+
+
+def test_compiled_timing_compares_like_with_like(int8_model, baseline):
+    timing = D.time_float32_and_int8(baseline, int8_model, torch.randn(8, 1, 16, 16), 2, 3, False)
+    if timing.float32.compiled and timing.int8.compiled:
+        assert set(timing.latency.rounds) == {"float32 eager", "float32 compiled", "int8 compiled"}
+        assert timing.int8_speedup is not None and timing.compile_speedup is not None
+        assert "int8 vs float32, both compiled" in timing.report()
 
 
 def test_compile_model_falls_back_when_compile_fails(monkeypatch, net):
@@ -85,7 +141,8 @@ def test_compile_model_falls_back_when_compile_fails(monkeypatch, net):
 
     monkeypatch.setattr(torch, "compile", broken)
     out = D.compile_model(net, torch.zeros(2, 1, 16, 16), verbose=False)
-    assert out.compiled is False and "simulated inductor failure" in out.reason
+    assert out.compiled is False and "RuntimeError" in out.reason
+    assert "simulated" not in out.reason and "simulated inductor failure" in out.detail
     assert out.model(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
 
 
@@ -127,3 +184,48 @@ def test_compiling_many_models_of_one_class_keeps_each_compiled():
     assert torch._dynamo.config.recompile_limit >= 64
     if hardware.cpu_features().compiler:
         assert all(o.compiled for o in outs)
+
+
+def test_ptq_int8_times_each_step(baseline, data):
+    timings = {}
+    D.ptq_int8(baseline, data.train.X[:64], timings=timings)
+    assert list(timings) == ["export", "prepare", "calibrate", "convert"]
+    assert all(t >= 0 for t in timings.values())
+    with pytest.raises(TypeError, match="argument 'timings'"):
+        D.ptq_int8(baseline, data.train.X[:64], timings=[])
+
+
+def test_graph_counts_and_bytes_by_dtype(int8_model, baseline):
+    counts = D.graph_op_counts(int8_model)
+    assert counts["conv2d"] == 3 and counts["linear"] == 1 and counts["dequantize_per_channel"] == 4
+    stored = D.graph_bytes_by_dtype(int8_model)
+    assert sum(v for k, v in stored.items() if k != "unused") == tensor_bytes(int8_model)
+    assert stored["int8"] == sum(
+        m.weight.numel()
+        for m in fold_batchnorm(baseline).modules()
+        if isinstance(m, nn.Conv2d | nn.Linear)
+    )
+    assert stored["unused"] > 0
+    with pytest.raises(TypeError, match="argument 'gm'"):
+        D.graph_op_counts(baseline)
+
+
+def test_integer_linear_agrees_with_the_int8_graphs_classifier(int8_model, baseline, data):
+    lib = D.last_linear_in_graph(int8_model, data.test.X[:200])
+    assert lib.x_q.min() >= 0 and lib.x_q.max() <= 255 and lib.w_q.abs().max() <= 128
+    x_qp = QParams(torch.tensor(lib.x_scale), torch.tensor(lib.x_zero_point), 0, 255)
+    out_qp = qparams_for(lib.y, 8, symmetric=False)
+    ours = integer_linear(lib.x, baseline.classifier, x_qp, out_qp)
+    assert torch.equal(ours["x_q"].long(), lib.x_q) and torch.equal(ours["w_q"].long(), lib.w_q)
+    steps = (ours["y"] - lib.y).abs() / out_qp.scale
+    assert float((steps <= 1).float().mean()) >= 0.99
+    with torch.no_grad():
+        assert torch.allclose(lib.y, int8_model(data.test.X[:200]))
+
+
+def test_last_linear_in_graph_bad_input(baseline, data):
+    with pytest.raises(TypeError, match="argument 'gm'"):
+        D.last_linear_in_graph(baseline, data.test.X[:4])
+    exported = D.export_model(baseline, data.test.X[:4])
+    with pytest.raises(ValueError, match="converted int8 graph"):
+        D.last_linear_in_graph(exported, data.test.X[:4])

@@ -202,12 +202,79 @@ def test_integer_linear_matches_float_within_a_few_steps():
     assert r["acc_int32"].dtype == torch.int32
     # The accumulator is exact integer arithmetic: check it against int64 matmul.
     exact = (r["x_q"].long() - int(x_qp.zero_point)) @ r["w_q"].long().T
-    bias_q = torch.round(
-        layer.bias.detach()
-        / (x_qp.scale * Q.qparams_for(layer.weight.detach(), 8, True, True, 0).scale)
-    ).long()
+    w_scale = Q.qparams_for(layer.weight.detach(), 8, True, True, 0).scale
+    bias_q = torch.round(layer.bias.detach().double() / (x_qp.scale.double() * w_scale)).long()
     assert torch.equal(r["acc_int32"].long(), exact + bias_q)
     assert (r["y"] - y).abs().max() < 4 * float(out_qp.scale)
+    # integers only, and never more than one step from the float64 multiply
+    assert r["y_q"].dtype == torch.int64 and r["m0"].dtype == torch.int64
+    assert int((r["y_q"] - r["y_q_float"]).abs().max()) <= 1
+
+
+def test_integer_linear_takes_the_weight_grid_it_is_given():
+    torch.manual_seed(1)
+    layer = nn.Linear(16, 4)
+    x = torch.rand(8, 16)
+    w_qp = Q.qparams_for(layer.weight.detach(), 4, symmetric=True)  # 4 bits, per tensor
+    qp = Q.qparams_for(x, 8, symmetric=False)
+    r = Q.integer_linear(x, layer, qp, Q.qparams_for(layer(x).detach(), 8, False), w_qp=w_qp)
+    assert int(r["w_q"].min()) >= -8 and int(r["w_q"].max()) <= 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(2**-31, 1, exclude_max=True, allow_nan=False))
+def test_fixed_point_multiplier_is_m0_times_a_power_of_two(m):
+    m0, shift = Q.fixed_point_multiplier(m)
+    assert 2**30 <= int(m0) < 2**31 and 1 <= int(shift) <= 61
+    assert abs(int(m0) * 2.0 ** -int(shift) / m - 1) <= 2**-30
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(-(2**31) + 1, 2**31 - 1), min_size=1, max_size=20),
+    st.floats(2**-20, 0.99, allow_nan=False),
+)
+def test_requantize_is_within_one_step_of_the_float_multiply(values, m):
+    acc = torch.tensor(values, dtype=torch.int32)
+    m0, shift = Q.fixed_point_multiplier(m)
+    got = Q.requantize(acc, m0, shift)
+    assert got.dtype == torch.int64
+    assert float((got.double() - torch.round(acc.double() * m)).abs().max()) <= 1
+
+
+def test_requantize_rounds_halves_up_with_a_shift():
+    acc = torch.tensor([3, 5, -3, -5, 4], dtype=torch.int32)
+    m0, shift = torch.tensor(2**30), torch.tensor(31)  # multiply by exactly 1/2
+    assert Q.requantize(acc, m0, shift).tolist() == [2, 3, -1, -2, 2]
+
+
+@pytest.mark.parametrize("m", [0.0, -0.5, 1.0, 2.0**-32, float("nan"), float("inf")])
+def test_fixed_point_multiplier_bad_input(m):
+    with pytest.raises(ValueError, match="argument 'm'"):
+        Q.fixed_point_multiplier(m)
+
+
+def test_requantize_bad_input():
+    m0, shift = Q.fixed_point_multiplier(0.5)
+    with pytest.raises(TypeError, match="argument 'acc' must be an integer tensor"):
+        Q.requantize(torch.ones(3), m0, shift)
+    with pytest.raises(ValueError, match="argument 'shift'"):
+        Q.requantize(torch.ones(3, dtype=torch.int32), m0, torch.tensor(0))
+
+
+def test_quantizer_errors_names_every_quantizer():
+    w = torch.randn(8, 4, 3, 3) * torch.logspace(-2, 0, 8).view(-1, 1, 1, 1)  # channels differ
+    errors = Q.quantizer_errors(w, bits=(8, 4))
+    assert len(errors) == 8 and "4-bit asymmetric per-channel" in errors
+    for bits in (8, 4):
+        for mapping in ("symmetric", "asymmetric"):
+            pc, pt = (
+                errors[f"{bits}-bit {mapping} per-channel"],
+                errors[f"{bits}-bit {mapping} per-tensor"],
+            )
+            assert pc["mse"] <= pt["mse"]
+    with pytest.raises(ValueError, match="argument 'bits'"):
+        Q.quantizer_errors(w, bits=(1,))
 
 
 def test_integer_linear_bad_input():
@@ -217,6 +284,8 @@ def test_integer_linear_bad_input():
         Q.integer_linear(torch.ones(3, 5), layer, qp, qp)
     with pytest.raises(TypeError, match="argument 'layer'"):
         Q.integer_linear(torch.ones(3, 4), nn.Conv2d(1, 1, 1), qp, qp)
+    with pytest.raises(TypeError, match="must be QParams"):
+        Q.integer_linear(torch.ones(3, 4), layer, qp, (0.1, 0))
 
 
 # ----------------------------------------------------------------- sizes
@@ -226,7 +295,7 @@ def test_float_and_packed_sizes(net):
     n_float = sum(t.numel() for t in net.state_dict().values() if t.is_floating_point())
     assert tensor_bytes(net) >= 4 * n_float
     w = sum(m.weight.numel() for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
-    p8, p4 = Q.packed_bytes(net, 8), Q.packed_bytes(net, 4)
+    p8, p4 = L.packed_bytes(net, 8), L.packed_bytes(net, 4)
     assert p8 - p4 == pytest.approx(w / 2, abs=4)
     assert tensor_bytes(net) / p8 > 3
 
@@ -273,7 +342,7 @@ def test_codebook_quantize_uses_2_to_the_bits_values_per_layer(net):
     for m in q.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             assert len(torch.unique(m.weight)) <= 4
-    assert Q.packed_bytes(q, 2, codebook=True) < Q.packed_bytes(q, 2)
+    assert L.packed_bytes(q, 2, codebook=True) < L.packed_bytes(q, 2)
 
 
 def test_qat_recovers_accuracy_at_2_bits(baseline, data):
@@ -294,3 +363,23 @@ def test_qat_bad_input(net, data):
         L.qat(net, [1, 2, 3], bits=4)
     with pytest.raises(ValueError, match="argument 'bits'"):
         L.qat(net, data, bits=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_cast_model_halves_the_bytes_and_keeps_the_answers(net, dtype):
+    from labkit.models import fold_batchnorm
+
+    folded = fold_batchnorm(net)
+    half = L.cast_model(folded, dtype)
+    assert tensor_bytes(folded) == 2 * tensor_bytes(half.net)
+    x = torch.randn(4, 1, 16, 16)
+    out = half(x)
+    assert out.dtype == torch.float32 and torch.allclose(out, folded(x), atol=0.05)
+    assert next(folded.parameters()).dtype == torch.float32  # the original is untouched
+
+
+def test_cast_model_bad_input(net):
+    with pytest.raises(ValueError, match="argument 'dtype'"):
+        L.cast_model(net, torch.int8)
+    with pytest.raises(TypeError, match="argument 'net'"):
+        L.cast_model("net", torch.float16)

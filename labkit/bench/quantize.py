@@ -9,6 +9,10 @@ no latency. Extra key: ``bits``. The baseline reports float32 eager and compiled
 
 A real-size row: the timm model (resnet18 at 224x224, random weights) as int8, compiled, against
 compiled float32 at batch 1.
+
+Sizes compare like with like: every float32 size is the model with batch norm folded into its
+convolutions (``labkit.models.fold_batchnorm``), as the int8 graph has it; the 4-bit sizes
+count the folded model's tensors too.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from labkit.bench.common import (
 )
 from labkit.deploy import compile_model, ptq_int8
 from labkit.hardware import int8_expectation
-from labkit.lowbit import codebook_quantize, qat, quantize_weights
+from labkit.lowbit import codebook_quantize, packed_bytes, qat, quantize_weights
 from labkit.measure import tensor_bytes
-from labkit.quantize import packed_bytes
+from labkit.models import fold_batchnorm
 
 NO_4BIT_KERNELS = "no 4-bit kernels on a CPU: it runs as float32, so no latency is reported"
 
@@ -42,7 +46,7 @@ def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = Fal
     """
     fx = course_fixture()
     base = fx.baseline
-    base_bytes = tensor_bytes(base)
+    base_bytes = tensor_bytes(fold_batchnorm(base))  # like the int8 graph: batch norm folded
     int8_ref = ptq_int8(base, fx.calibration, progress=progress)
     f32c = compile_model(copy.deepcopy(base), fx.example, progress, "float32")
     int8c = compile_model(int8_ref, fx.example, progress, "int8")
@@ -57,6 +61,7 @@ def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = Fal
         "model": "course",
         "acc": round(fx.baseline_accuracy.percent, 2),
         "size_bytes": base_bytes,
+        "batchnorm": "folded",
     }
     if f32c.compiled and int8c.compiled:
         nets = {"float32": f32c.model, "int8": int8c.model}
@@ -80,7 +85,7 @@ def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = Fal
         variants["w4_qat"] = (w4_qat, "3 epochs of quantization-aware training")
         variants["codebook_kmeans"] = (codebook_quantize(base, 4), "16 shared values per layer")
     for method, (net, what) in variants.items():
-        size = packed_bytes(net, 4, codebook=method == "codebook_kmeans")
+        size = packed_bytes(fold_batchnorm(net), 4, codebook=method == "codebook_kmeans")
         rows.append(
             dict(
                 method=method,
@@ -108,7 +113,7 @@ def _timm_row(name: str, progress: bool) -> dict:
         model=name,
         bits=8,
         acc=None,
-        size_ratio=round(tensor_bytes(net) / tensor_bytes(int8_ref), 3),
+        size_ratio=round(tensor_bytes(fold_batchnorm(net)) / tensor_bytes(int8_ref), 3),
     )
     f32c = compile_model(copy.deepcopy(net), example, progress, f"{name} float32")
     int8c = compile_model(int8_ref, example, progress, f"{name} int8")

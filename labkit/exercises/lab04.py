@@ -19,7 +19,9 @@ from labkit.check import (
 )
 from labkit.data import load_digits
 from labkit.deploy import ptq_int8
+from labkit.lowbit import packed_bytes
 from labkit.measure import graph_tensors, tensor_bytes
+from labkit.models import fold_batchnorm
 from labkit.quantize import qparams
 from labkit.zoo import load_pretrained
 
@@ -29,12 +31,17 @@ def _int8_reference():
     return ptq_int8(load_pretrained("baseline").eval(), load_digits().train.X[:256])
 
 
+@functools.cache
+def _folded():
+    return fold_batchnorm(load_pretrained("baseline"))
+
+
 def example_context() -> dict:
-    """The notebook's int8 model, for the tests.
+    """The notebook's int8 model and its float32 model with batch norm folded, for the tests.
 
     Used by: tests/test_exercises.py, in place of the notebook's variables.
     """
-    return {"int8_ref": _int8_reference()}
+    return {"int8_ref": _int8_reference(), "net_folded": _folded()}
 
 
 # --------------------------------------------------------------------------- Q1: scale, zero
@@ -207,7 +214,17 @@ q2 = Question(
 
 @functools.cache
 def _true_ratio() -> float:
+    return tensor_bytes(_folded()) / tensor_bytes(_int8_reference())
+
+
+@functools.cache
+def _unfolded_ratio() -> float:
     return tensor_bytes(load_pretrained("baseline")) / tensor_bytes(_int8_reference())
+
+
+@functools.cache
+def _estimated_ratio() -> float:
+    return tensor_bytes(_folded()) / packed_bytes(_folded(), 8)
 
 
 def _check_q3(ratio) -> str:
@@ -220,26 +237,38 @@ def _check_q3(ratio) -> str:
             "4.0 is the ratio for the weights alone; measure the whole int8 model, whose "
             "scales, zero points and float biases are stored too"
         )
+    if math.isclose(ratio, _unfolded_ratio(), rel_tol=0.002):
+        raise Wrong(
+            f"{ratio:.3f} divides the model with separate batch-norm layers (4 numbers per "
+            "channel) by an int8 graph that folded them into the convolutions: not like for "
+            "like. Divide the bytes of net_folded instead"
+        )
+    if math.isclose(ratio, _estimated_ratio(), rel_tol=0.002):
+        raise Wrong(
+            f"{ratio:.3f} is the packed_bytes estimate; measure the real int8 model "
+            "(int8_ref), which stores more than the estimate counts"
+        )
     if not math.isclose(ratio, truth, rel_tol=0.01):
         raise Wrong(
-            f"{ratio:.3f} is not what the models keep: divide tensor_bytes(net) by "
-            "tensor_bytes(int8_ref)"
+            f"{ratio:.3f} is not what the models keep: divide the bytes the float32 model "
+            "(batch norm folded) keeps by the bytes the int8 graph reads"
         )
     return (
-        f"{truth:.2f}x, a little less than 4: per-channel scales (float32), zero points "
-        "(int64!) and float biases add bytes. The bigger the layers, the closer to 4."
+        f"{truth:.2f}x, a little less than 4: per-channel scales and biases (float32) and "
+        "zero points (int64: 8 bytes each, even though every one is 0 for symmetric weights) "
+        "are stored too. The bigger the layers, the closer to 4."
     )
 
 
-def _solution_q3(net, int8_ref):
-    ratio = tensor_bytes(net) / tensor_bytes(int8_ref)
+def _solution_q3(net_folded, int8_ref):
+    ratio = tensor_bytes(net_folded) / tensor_bytes(int8_ref)
     return ratio
 
 
-def _by_dtype(net, int8_ref):
+def _by_hand(net_folded, int8_ref):
     used = graph_tensors(int8_ref).values()
     return (
-        sum(t.numel() * 4 for t in net.state_dict().values())
+        sum(p.numel() * 4 for p in net_folded.parameters())
         / sum(t.numel() * t.element_size() for t in used),
     )
 
@@ -248,7 +277,8 @@ q3 = Question(
     answers=["ratio"],
     checker=_check_q3,
     hints=[
-        "Count the bytes each model keeps for inference, then divide float32 by int8.",
+        "Count the bytes each model keeps for inference, then divide float32 by int8. Compare "
+        "like with like: the int8 graph has batch norm folded into its convolutions.",
         "labkit's tensor_bytes(model) counts them; for the int8 graph it counts only the "
         "tensors the graph reads.",
     ],
@@ -256,10 +286,12 @@ q3 = Question(
     wrong=[
         Planted("the weights alone", (4.0,), "weights alone"),
         Planted("inverted", lambda: (1 / _true_ratio(),), "int8 / float32"),
+        Planted("batch norm not folded", lambda: (_unfolded_ratio(),), "like for like"),
+        Planted("the estimate", lambda: (_estimated_ratio(),), "estimate"),
         Planted("far off", (3.0,), "what the models keep"),
         Planted("a string", ("3.7",), "not the text"),
     ],
-    right=[Alternative("counted by hand", _by_dtype)],
+    right=[Alternative("counted by hand", _by_hand)],
 )
 
 QUESTIONS = bind(globals())
