@@ -19,8 +19,9 @@ One per topic
 - ``labkit.hparams``       notebook 01: parameter tables and the hyperparameter explorer
 - ``labkit.search``        notebook 02: grid, random, Bayesian and tensor-train search
 - ``labkit.search_table``  notebook 02: the table of every grid point, and replays
-- ``labkit.prune``         notebook 03: masks, sensitivity, fine-tuning, sparse storage
-- ``labkit.quantize``      notebook 04: scale and zero point, calibration, QAT, codebooks
+- ``labkit.prune``         notebook 03: masks, neurons, sensitivity, fine-tuning, sparse storage
+- ``labkit.quantize``      notebook 04: scale and zero point, calibration, integer-only layers
+- ``labkit.lowbit``        notebook 04: 16-bit floats, QAT, codebooks, packed sizes
 - ``labkit.deploy``        notebook 04 on: torch.export, int8 (PT2E), torch.compile, fallbacks
 
 Exercises and tooling

@@ -216,8 +216,13 @@ def compiler_note(cpu: CpuFeatures | None = None) -> str:
     f = cpu or cpu_features()
     if f.compiler:
         return f"compiler: {f.compiler} works; torch.compile can build CPU kernels here."
+    problem = (
+        "a C++ compiler is installed but could not build a test file"
+        if "failed to compile" in f.compiler_problem or "could not be run" in f.compiler_problem
+        else "no C++ compiler (g++, clang++) on the PATH"
+    )
     return (
-        f"compiler: none usable ({f.compiler_problem}); torch.compile cannot build CPU kernels, "
-        "so compiled rows fall back to eager and say so (install g++ or clang, or Xcode's "
+        f"compiler: none usable ({problem}); torch.compile cannot build CPU kernels, so "
+        "compiled rows fall back to eager and say so (install g++ or clang, or Xcode's "
         "command-line tools on a Mac)."
     )

@@ -194,11 +194,17 @@ def screenshot_cells(page, name: str, every: int = 1) -> list[Path]:
     for old in SHOTS.glob(f"{stem}-*.png"):
         old.unlink()
     cells = page.query_selector_all(".jp-Notebook .jp-Cell")
-    wanted = [0] + [
-        i
-        for i, cell in enumerate(cells)
-        if cell.query_selector("img, .jupyter-widgets, .jp-RenderedHTMLCommon div[style*='color']")
-    ][::every] + [len(cells) - 1]
+    wanted = (
+        [0]
+        + [
+            i
+            for i, cell in enumerate(cells)
+            if cell.query_selector(
+                "img, .jupyter-widgets, .jp-RenderedHTMLCommon div[style*='color']"
+            )
+        ][::every]
+        + [len(cells) - 1]
+    )
     paths = []
     for k, i in enumerate(dict.fromkeys(wanted)):
         cells[i].scroll_into_view_if_needed()

@@ -169,6 +169,8 @@ _COLUMNS = [  # (key, header, format) in the order a table shows them
     ("latency_ratio_batch1", "speed x (1 img)", "{:.2f}"),
     ("median_evals_to_band", "evals to band", "{:.1f}"),
     ("reached_band", "reached", "{:.0%}"),
+    ("reached_band_ci", "reached CI", "{0[0]:.0%}-{0[1]:.0%}"),
+    ("mean_fallbacks", "fallbacks/run", "{:.1f}"),
 ]
 
 
