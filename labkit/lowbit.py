@@ -126,7 +126,7 @@ def kmeans_1d(
 
     Lesson: notebooks/04_quantization.ipynb, "Codebook (k-means) quantization".
     """
-    values = check_tensor("values", values).detach().flatten().float()
+    values = check_tensor("values", values, finite=True).detach().flatten().float()
     k = check_int("k", k, min_value=1, max_value=65_536)
     iterations = check_int("iterations", iterations, min_value=1, max_value=10_000)
     k = min(k, values.numel())

@@ -162,6 +162,8 @@ def dequantize(q: torch.Tensor, qp: QParams) -> torch.Tensor:
     Lesson: notebooks/04_quantization.ipynb, "The affine mapping: scale and zero point".
     """
     check_tensor("q", q)
+    if not isinstance(qp, QParams):
+        raise TypeError(f"argument 'qp' must be a QParams, got {type(qp).__name__}")
     scale, zero = qp._shape_for(q)
     return (q - zero).to(torch.float32) * scale
 
@@ -226,7 +228,7 @@ def calibration_range(
 
     Lesson: notebooks/04_quantization.ipynb, "Weights vs activations, and calibration".
     """
-    values = check_tensor("values", values).detach().flatten().float()
+    values = check_tensor("values", values, finite=True).detach().flatten().float()
     method = check_choice("method", method, CALIBRATION_METHODS)
     bits = check_bits(bits)
     percentile = check_float("percentile", percentile, low=50, high=100)
@@ -253,6 +255,8 @@ def calibration_batches(calibration: torch.Tensor | Iterable[torch.Tensor]) -> l
 
     Lesson: notebooks/04_quantization.ipynb, "Weights vs activations, and calibration".
     """
+    if isinstance(calibration, str | bytes):
+        raise TypeError("argument 'calibration' must be a tensor of images or batches of them")
     if isinstance(calibration, torch.Tensor):
         if calibration.ndim == 0 or len(calibration) == 0:
             raise ValueError(

@@ -373,6 +373,8 @@ def gp_posterior(
     x_seen, y_seen, x_query = (
         np.asarray(v, dtype=float).ravel() for v in (x_seen, y_seen, x_query)
     )
+    if not all(np.isfinite(v).all() for v in (x_seen, y_seen, x_query)):
+        raise ValueError("arguments 'x_seen', 'y_seen' and 'x_query' must be finite numbers")
     if x_seen.size == 0 or x_seen.size != y_seen.size:
         raise ValueError(
             "arguments 'x_seen' and 'y_seen' must be non-empty and of equal length, "
@@ -404,6 +406,8 @@ def expected_improvement(mean, std, best: float) -> np.ndarray:
     from scipy.stats import norm  # ~60 MB and 1 s: only where expected improvement is drawn
 
     mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and np.isfinite(best)):
+        raise ValueError("arguments 'mean', 'std' and 'best' must be finite numbers")
     if mean.shape != std.shape:
         raise ValueError(f"arguments 'mean' and 'std' differ in shape: {mean.shape}, {std.shape}")
     if (std < 0).any():

@@ -383,3 +383,15 @@ def test_cast_model_bad_input(net):
         L.cast_model(net, torch.int8)
     with pytest.raises(TypeError, match="argument 'net'"):
         L.cast_model("net", torch.float16)
+
+
+def test_nan_and_wrong_types_are_refused_before_any_work():
+    nan = torch.tensor([1.0, float("nan"), 2.0])
+    with pytest.raises(ValueError, match="argument 'values' holds NaN"):
+        Q.calibration_range(nan)
+    with pytest.raises(ValueError, match="argument 'values' holds NaN"):
+        L.kmeans_1d(nan, 2)
+    with pytest.raises(TypeError, match="argument 'qp'"):
+        Q.dequantize(torch.ones(3), "qp")
+    with pytest.raises(TypeError, match="argument 'calibration'"):
+        Q.collect_inputs(create_model("small_cnn"), "images")

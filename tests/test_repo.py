@@ -166,7 +166,7 @@ def test_ruff_is_clean_on_the_package_tests_and_notebooks(args):
 
 LABKIT = ROOT / "labkit"
 LESSON = re.compile(r'Lesson: notebooks/(\d\d_\w+\.ipynb), "([^"]+)"')
-MAX_LINES = 450
+MAX_LINES = 460  # "about 450": a module readable in a sitting
 
 
 def _headings(path: Path) -> set[str]:

@@ -427,3 +427,10 @@ def test_the_bench_reports_the_band_and_the_fallbacks():
         low, high = row["reached_band_ci"]
         assert low <= row["reached_band"] <= high
     assert rows["grid"]["reached_band"] == 0 and rows["grid"]["mean_fallbacks"] == 0
+
+
+def test_the_gp_and_expected_improvement_refuse_nan():
+    with pytest.raises(ValueError, match="finite"):
+        gp_posterior([0, 1], [0.1, float("nan")], [0.5])
+    with pytest.raises(ValueError, match="finite"):
+        expected_improvement([0.1], [float("nan")], 0.2)

@@ -50,6 +50,7 @@ from labkit.exercises import ____, lab01
 from labkit.hparams import explorer, print_parameter_table
 from labkit.measure import activation_memory
 from labkit.plots import plot_curves, plot_histogram, plot_tradeoff, show_kernels
+from labkit.train import Hyperparameters
 from labkit.zoo import recipe
 
 data = labkit.load_digits()
@@ -124,8 +125,9 @@ print("number of conv layers:", sum(isinstance(m, torch.nn.Conv2d) for m in net.
 # hyperparameters, trains it, and reports its validation accuracy and error. To keep each run to
 # a second or two, the experiments below train for 4 epochs on the first 2,000 training images.
 # One run depends on its seed (the initial weights and the order of the batches), so every
-# claim below is checked on two seeds. `trained(...)` remembers runs, so a setting shared by
-# two sections is trained once.
+# claim below is checked on two seeds. `trained(...)` remembers runs by their full set of
+# hyperparameters (`labkit.train.Hyperparameters`), so a setting shared by two sections, such as
+# the defaults, is trained once.
 
 # %%
 small = data.with_train_subset(2000)
@@ -133,8 +135,12 @@ SEEDS = (0, 1)
 
 
 @functools.cache
-def trained(seed=0, **hyperparameters):
-    return labkit.train_small_cnn(small, epochs=4, seed=seed, progress=False, **hyperparameters)
+def _run(hyperparameters):
+    return labkit.train_small_cnn(small, progress=False, **hyperparameters.as_dict())
+
+
+def trained(**choices):
+    return _run(Hyperparameters.of(epochs=4, **choices))
 
 
 trial = trained(lr=3e-3)
@@ -151,7 +157,7 @@ print(
 # in it. We train the same model with four learning rates, two seeds each.
 
 # %%
-learning_rates = [1e-4, 1e-3, 1e-2, 1.0]
+learning_rates = [1e-4, 3e-3, 3e-2, 1.0]
 runs = [(lr, seed) for lr in learning_rates for seed in SEEDS]
 lr_runs = {key: trained(lr=key[0], seed=key[1]) for key in tqdm(runs, desc="learning rates")}
 lr_trials = {lr: lr_runs[lr, 0] for lr in learning_rates}  # seed 0, for exercise Q4
@@ -177,15 +183,15 @@ for lr in learning_rates:
     errors = [lr_runs[lr, s].val_error for s in SEEDS]
     print(f"lr={lr:<7g} validation error per seed {', '.join(f'{e:.3f}' for e in errors)}")
 for s in SEEDS:
-    middle = lr_runs[1e-3, s]
+    middle = lr_runs[3e-3, s]
     labkit.expect(
         lr_runs[1e-4, s].val_error > middle.val_error + 0.1, "lr=1e-4 should lag far behind"
     )
-    labkit.expect(lr_runs[1.0, s].val_error > middle.val_error, "lr=1 should end worse than 1e-3")
+    labkit.expect(lr_runs[1.0, s].val_error > middle.val_error, "lr=1 should end worse than 3e-3")
 
 # %% [markdown]
 # **Notice:** with both seeds, the smallest rate ends far behind (it has barely moved) and the
-# largest ends with a higher validation error than 1e-3: the best choice lies in between, and
+# largest ends with a higher validation error than 3e-3: the best choice lies in between, and
 # only an experiment finds it. A rate of 1 does not blow up here, as it would with plain
 # gradient descent: batch norm and Adam's step scaling tame it.
 
@@ -198,7 +204,7 @@ for s in SEEDS:
 # keeps for its backward pass: the activations of every layer, which grow with the batch.
 
 # %%
-batch_sizes = [8, 64, 512]
+batch_sizes = [16, 128, 1024]
 batch_runs = {
     (b, s): trained(batch_size=b, seed=s)
     for b, s in tqdm([(b, s) for b in batch_sizes for s in SEEDS], desc="batch sizes")
@@ -231,22 +237,22 @@ for b in batch_sizes:
         f"activations {labkit.format_bytes(activations[b]):>8}, validation error per seed {errors}"
     )
 labkit.expect_between(
-    "activation memory, batch 512 / batch 8", activations[512] / activations[8], 60, 68
+    "activation memory, batch 1024 / batch 16", activations[1024] / activations[16], 60, 68
 )
 for s in SEEDS:
     labkit.expect(
-        batch_runs[8, s].val_error < batch_runs[512, s].val_error,
-        "in 4 epochs, batch 8 should learn more than batch 512",
+        batch_runs[16, s].val_error < batch_runs[1024, s].val_error,
+        "in 4 epochs, batch 16 should learn more than batch 1024",
     )
 labkit.expect(
-    batch_runs[8, 0].seconds > batch_runs[512, 0].seconds,
-    "an epoch of batch 8 should take longer than an epoch of batch 512",
+    batch_runs[16, 0].seconds > batch_runs[1024, 0].seconds,
+    "an epoch of batch 16 should take longer than an epoch of batch 1024",
 )
 
 # %% [markdown]
 # **Notice:** per epoch of data, the small batches learn the most (many steps), yet in wall-clock
-# time an epoch of batch 8 takes longest (every step has a fixed cost); batch 512 takes a handful
-# of smooth steps and is far from trained. Activation memory grows in proportion to the batch:
+# time an epoch of batch 16 takes longest (every step has a fixed cost); batch 1024 takes two
+# smooth steps per epoch and is far from trained. Activation memory grows in proportion to the batch:
 # 64x the images, 64x the memory (mind the log scale). A larger batch usually wants a larger
 # learning rate or more epochs: the hyperparameters interact.
 

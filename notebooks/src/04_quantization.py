@@ -60,7 +60,7 @@ from labkit.hardware import int8_expectation
 from labkit.measure import count_macs, tensor_bytes
 from labkit.models import fold_batchnorm
 from labkit.plots import plot_histogram, plot_quantization_grid
-from labkit.prune import apply_masks, keep_masks, prune_masks
+from labkit.prune import apply_masks, global_magnitude_masks, keep_masks
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline").eval()
@@ -688,7 +688,7 @@ print(
 
 # %%
 pruned = copy.deepcopy(net)
-masks = prune_masks(pruned, "unstructured", 0.5)
+masks = global_magnitude_masks(pruned, 0.5)
 apply_masks(pruned, masks)
 prune_history = labkit.fit(
     pruned, data.train, data.val, epochs=1, lr=1e-3, after_step=keep_masks(pruned, masks)
