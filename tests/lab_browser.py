@@ -150,10 +150,12 @@ _READ_OUTPUTS = """() => {
 }"""
 
 
-def run_notebook_in_browser(page, lab: Lab, name: str, timeout_s: float = 600) -> NotebookReport:
+def run_notebook_in_browser(page, lab: Lab, name: str, timeout_s: float = 300) -> NotebookReport:
     """Open ``name`` in JupyterLab, run every cell from the Run menu, wait until the kernel is
     done, and read what the page shows."""
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    page.goto(
+        f"{lab.url}/lab/tree/{name}?reset&token={lab.token}"
+    )  # reset: only this notebook open
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     # The kernel must be connected before the cells are sent, or they are silently dropped.
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('| Idle')", timeout=120_000)
@@ -162,6 +164,25 @@ def run_notebook_in_browser(page, lab: Lab, name: str, timeout_s: float = 600) -
     page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
     # Done when every code cell shows its execution count (a cell that raised stops the run:
     # then the kernel is idle with cells left unrun, which the wait also ends on).
+    try:
+        _wait_until_done(page, timeout_s)
+    except Exception:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{Path(name).stem}-TIMEOUT.png"))
+        raise
+    seconds = time.time() - start
+    found = page.evaluate(_READ_OUTPUTS)
+    report = NotebookReport(name, seconds, found["errors"], found["stderr"], found["echoed"])
+    report.widgets, report.broken_widgets = found["widgets"], found["broken"]
+    for selector in (".jp-Dialog", ".jp-Notification-Toast"):
+        for element in page.query_selector_all(selector):
+            report.dialogs.append(element.inner_text()[:200])
+    if NEWS in page.content():
+        report.dialogs.append(NEWS)
+    return report
+
+
+def _wait_until_done(page, timeout_s: float) -> None:
     page.wait_for_function(
         """() => {
           const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
@@ -174,16 +195,6 @@ def run_notebook_in_browser(page, lab: Lab, name: str, timeout_s: float = 600) -
         timeout=timeout_s * 1000,
         polling=1000,
     )
-    seconds = time.time() - start
-    found = page.evaluate(_READ_OUTPUTS)
-    report = NotebookReport(name, seconds, found["errors"], found["stderr"], found["echoed"])
-    report.widgets, report.broken_widgets = found["widgets"], found["broken"]
-    for selector in (".jp-Dialog", ".jp-Notification-Toast"):
-        for element in page.query_selector_all(selector):
-            report.dialogs.append(element.inner_text()[:200])
-    if NEWS in page.content():
-        report.dialogs.append(NEWS)
-    return report
 
 
 def screenshot_cells(page, name: str, every: int = 1) -> list[Path]:
