@@ -24,6 +24,7 @@ import inspect
 import math
 import numbers
 import os
+import reprlib
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -117,8 +118,20 @@ def _say(kind: str, text: str) -> None:
 # answer as a plain Python value, or raises Wrong (NotAttempted for a blank).
 
 
+def describe(value: Any) -> str:
+    """A learner's answer in a few words: a tensor or array by its shape, anything else by a
+    short repr.
+
+    Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
+    """
+    if hasattr(value, "shape") and hasattr(value, "dtype") and getattr(value, "ndim", 0) > 0:
+        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {reprlib.repr(value)}"
+
+
 def want_int(value: Any, what: str) -> int:
-    """``value`` as an int, or Wrong saying that ``what`` is a whole number.
+    """``value`` as an int (461.0 counts as 461), or Wrong saying that ``what`` is a whole
+    number.
 
     Used by: the exercise modules, labkit/exercises/labNN.py (CONTRIBUTING.md, "Exercises").
     """
@@ -126,9 +139,11 @@ def want_int(value: Any, what: str) -> int:
         raise NotAttempted
     value = _plain(value)
     if isinstance(value, str):
-        raise Wrong(f"{what} is a whole number, not the text {value!r}")
+        raise Wrong(f"{what} is a whole number, not the text {reprlib.repr(value)}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise Wrong(f"{what} is a whole number, got {type(value).__name__} {value!r}")
+        raise Wrong(f"{what} is a whole number, got {describe(value)}")
     return int(value)
 
 
@@ -141,9 +156,9 @@ def want_number(value: Any, what: str) -> float:
         raise NotAttempted
     value = _plain(value)
     if isinstance(value, str):
-        raise Wrong(f"{what} is a number, not the text {value!r}")
+        raise Wrong(f"{what} is a number, not the text {reprlib.repr(value)}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise Wrong(f"{what} is a number, got {type(value).__name__} {value!r}")
+        raise Wrong(f"{what} is a number, got {describe(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise Wrong(f"{what} must be a finite number, got {value}")
@@ -158,7 +173,7 @@ def want_callable(value: Any, what: str) -> Callable:
     if is_placeholder(value):
         raise NotAttempted
     if not callable(value):
-        raise Wrong(f"give the function {what} itself (no parentheses), got {type(value).__name__}")
+        raise Wrong(f"give the function {what} itself (no parentheses), got {describe(value)}")
     return value
 
 
@@ -171,11 +186,11 @@ def want_choice(value: Any, choices: Iterable, what: str) -> Any:
         raise NotAttempted
     choices = list(choices)
     try:
-        ok = value in choices
-    except TypeError:
+        ok = any(type(value) is type(c) and value == c for c in choices)
+    except (TypeError, ValueError):  # an array compared with a name
         ok = False
     if not ok:
-        raise Wrong(f"answer {what} with one of {choices}, got {value!r}")
+        raise Wrong(f"answer {what} with one of {choices}, got {describe(value)}")
     return value
 
 
@@ -284,10 +299,14 @@ class Question:
 
     # ------------------------------------------------------------------ for the learner
 
-    def check(self, *args: Any) -> None:
-        """Check your answer: prints what is right or wrong (and raises under strict mode)."""
+    def check(self, *args: Any, **by_name: Any) -> None:
+        """Check your answer: prints what is right or wrong (and raises under strict mode).
+        Answers may be given in order or by name (``q.check(n_train=..., n_originals=...)``)."""
         self.passed = False
-        if len(args) != len(self.answers) + len(self.given):
+        names = self.answers + self.given
+        if by_name and set(by_name) <= set(names[len(args) :]):
+            args = args + tuple(by_name.pop(n) for n in names[len(args) :] if n in by_name)
+        if by_name or len(args) != len(self.answers) + len(self.given):
             names = ", ".join(self.answers + self.given)
             _say("wrong", f"{self.name}: call {self.name}.check({names})")
             if _strict():
@@ -317,8 +336,14 @@ class Question:
         if level is None:
             self._hints_shown = min(self._hints_shown + 1, len(self.hints))
             level = self._hints_shown
-        if not isinstance(level, int) or not 1 <= level <= len(self.hints):
-            raise ValueError(f"argument 'level' must be 1..{len(self.hints)}, got {level!r}")
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, int)
+            or not 1 <= level <= len(self.hints)
+        ):
+            count = f"{len(self.hints)} hint" + ("s" if len(self.hints) > 1 else "")
+            _say("info", f"{self.name} has {count}: ask for one of 1..{len(self.hints)}.")
+            return
         more = f"\n(Run {self.name}.hint() again for more.)" if level < len(self.hints) else ""
         _say(
             "info",

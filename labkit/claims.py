@@ -35,8 +35,9 @@ def expect(condition: bool, message: str) -> None:
         raise ClaimFailed(message)
 
 
-def expect_between(name: str, value: float, low: float, high: float) -> float:
-    """Assert that a measured value lies in [low, high]; returns it, for chaining.
+def expect_between(name: str, value: float, low: float, high: float) -> None:
+    """Assert that a measured value lies in [low, high] (returns nothing, so that a cell ending
+    with it shows nothing more).
 
     Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
     """
@@ -45,7 +46,6 @@ def expect_between(name: str, value: float, low: float, high: float) -> float:
     high = check_float("high", high)
     if math.isnan(value) or not low <= value <= high:
         raise ClaimFailed(f"{name} = {value:g}, expected between {low:g} and {high:g}")
-    return value
 
 
 def expect_detectable(comparison, better: str, message: str = "") -> None:
@@ -73,8 +73,8 @@ def expect_no_detectable_difference(comparison, message: str = "") -> None:
         raise ClaimFailed(f"{message or 'expected no detectable difference'}: {comparison}")
 
 
-def expect_above(name: str, value: float, threshold: float) -> float:
-    """Assert that a measured value (a ratio, a gain) lies above ``threshold``; returns it.
+def expect_above(name: str, value: float, threshold: float) -> None:
+    """Assert that a measured value (a ratio, a gain) lies above ``threshold``.
 
     Lesson: notebooks/03_pruning.ipynb, "What the zeros really save".
     """
@@ -82,4 +82,3 @@ def expect_above(name: str, value: float, threshold: float) -> float:
     threshold = check_float("threshold", threshold)
     if math.isnan(value) or not value > threshold:
         raise ClaimFailed(f"{name} = {value:g}, expected above {threshold:g}")
-    return value

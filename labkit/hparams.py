@@ -81,8 +81,9 @@ class Explorer:
             ]
         )
 
-    def train(self) -> Trial:
-        """Train once with the chosen values, draw the last four runs, print the result."""
+    def train(self) -> None:
+        """Train once with the chosen values, draw the last four runs, print the result (the
+        run is kept in ``runs``; nothing is returned, so a cell ending with it shows no more)."""
         trial = train_small_cnn(
             self.data,
             lr=self.lr.value,
@@ -105,7 +106,6 @@ class Explorer:
             f"{label}: validation {trial.val_accuracy}; {trial.n_params:,} parameters; "
             f"{trial.seconds:.1f} s"
         )
-        return trial
 
     def _on_click(self, _button) -> None:
         self.button.disabled, self.button.description = True, "Training..."

@@ -15,8 +15,6 @@ from __future__ import annotations
 import warnings
 
 import pytest
-
-from labkit.nbrun import list_notebooks, run_notebook
 from lab_browser import (
     find_chromium,
     run_notebook_in_browser,
@@ -24,6 +22,8 @@ from lab_browser import (
     save_report,
     screenshot_cells,
 )
+
+from labkit.nbrun import list_notebooks, run_notebook
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = [p.name for p in list_notebooks()]

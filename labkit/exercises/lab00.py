@@ -105,7 +105,7 @@ q1 = Question(
             "training split holds",
         ),
         Planted("all 1,797 scans", lambda data: (len(data.train), 1797), "distinct source"),
-        Planted("a float count", lambda data: (float(len(data.train)), 300), "whole number"),
+        Planted("half an image", lambda data: (len(data.train) + 0.5, 300), "whole number"),
     ],
     right=[
         Alternative(

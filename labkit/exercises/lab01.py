@@ -6,6 +6,7 @@ import functools
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -85,7 +86,7 @@ q1 = Question(
             "biases",
         ),
         Planted("ten short", lambda net: (count_parameters(net) - 10,), "more than"),
-        Planted("a float", lambda net: (float(count_parameters(net)),), "whole number"),
+        Planted("a string", lambda net: (str(count_parameters(net)),), "whole number"),
         Planted(
             "buffers counted",
             lambda net: (sum(t.numel() for t in net.state_dict().values()),),
@@ -93,6 +94,7 @@ q1 = Question(
         ),
     ],
     right=[
+        Alternative("as a whole float", lambda net: (float(count_parameters(net)),)),
         Alternative(
             "from the state dict's learned entries",
             lambda net: (sum(p.numel() for _, p in net.named_parameters()),),
@@ -191,7 +193,8 @@ def _check_q3(conv_params) -> str:
     for c_in, c_out, k, bias in _Q3_CASES:
         truth = sum(p.numel() for p in nn.Conv2d(c_in, c_out, k, bias=bias).parameters())
         got = call_learner(conv_params, c_in, c_out, k, bias, what="conv_params")
-        if isinstance(got, bool) or not isinstance(got, int | float) or got != truth:
+        got = want_number(got, f"what conv_params({c_in}, {c_out}, {k}, {bias}) returns")
+        if got != truth:
             raise Wrong(
                 f"conv_params({c_in}, {c_out}, {k}, bias={bias}) returned {got!r}; "
                 f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias}) has {truth} parameters."
@@ -231,6 +234,7 @@ q3 = Question(
     right=[
         Alternative("built and counted by PyTorch", (_counted_by_pytorch,)),
         Alternative("bias as an int", (lambda i, o, k, b: o * (i * k**2 + int(b)),)),
+        Alternative("a NumPy integer", (lambda i, o, k, b: np.int64(o * i * k * k + o * b),)),
     ],
 )
 
