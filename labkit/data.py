@@ -4,7 +4,7 @@ Introduced in notebooks/00_welcome.ipynb ("The running example"); every later
 notebook trains and tests on ``load_digits()``.
 
 The offline default is scikit-learn's copy of the UCI handwritten digits
-(1,797 real 8x8 scans by 43 writers, shipped inside scikit-learn, so no
+(1,797 real 8x8 digits by 13 writers, the UCI test set, shipped inside scikit-learn, so no
 network). We upscale them and enlarge the training part by deterministic
 random affine distortions. The split into train / validation / test is made on
 the *source images* first, and distortions are only made inside the training

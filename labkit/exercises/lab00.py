@@ -59,8 +59,8 @@ def _check_q1(n_train, n_originals) -> str:
     originals = len(set(data.train.source.tolist()))
     if n_train != len(data.train):
         raise Wrong(
-            f"the training split holds {n_train} images by your count; count the "
-            f"rows of data.train (len(data.train))."
+            f"n_train = {n_train} is not the number of training images; count the rows of "
+            "data.train."
         )
     if n_originals == n_train:
         raise Wrong(
@@ -102,9 +102,12 @@ q1 = Question(
         Planted(
             "scans counted twice",
             lambda data: (len(set(data.train.source.tolist())),) * 2,
-            "training split holds",
+            "not the number of",
         ),
         Planted("all 1,797 scans", lambda data: (len(data.train), 1797), "distinct source"),
+        Planted(
+            "images counted wrong", lambda data: (len(data.train) - 1, 300), "not the number of"
+        ),
         Planted("half an image", lambda data: (len(data.train) + 0.5, 300), "whole number"),
     ],
     right=[
@@ -133,6 +136,16 @@ def _check_q2(baseline_test_accuracy) -> str:
     n = len(_data().test)
     if 1 < accuracy <= 100 and abs(accuracy / 100 - truth) < 0.5 / n:
         raise Wrong(f"{accuracy} looks like a percentage; give a fraction between 0 and 1.")
+    if accuracy > 1 and float(accuracy).is_integer() and accuracy <= n:
+        raise Wrong(
+            f"{accuracy:g} looks like a count of images; the accuracy is that count divided by "
+            "the number of test images."
+        )
+    if abs(accuracy - truth) < 0.006 and accuracy == round(accuracy, 4):  # copied from a print
+        raise Wrong(
+            f"{accuracy} is close, but rounded: give the exact fraction (use the value labkit "
+            "computes, not a number copied from a printout)."
+        )
     # Right to within a fraction of one image: a sum in float32 rounds in the 8th digit.
     if abs(accuracy - truth) > 0.1 / n:
         raise Wrong(
@@ -178,6 +191,8 @@ q2 = Question(
             lambda data: (_baseline_accuracy() - 1 / len(data.test),),
             "not the zoo",
         ),
+        Planted("rounded from a printout", lambda: (round(_baseline_accuracy(), 2),), "rounded"),
+        Planted("the count of correct images", (446.0,), "count of images"),
     ],
     right=[
         Alternative("computed by hand in float32", _float32_accuracy),
@@ -239,8 +254,8 @@ q3 = Question(
     checker=_check_q3,
     hints=[
         "The low end of the interval grows as the number of correct answers grows: try a few.",
-        "accuracy_interval(k, 450) returns (low, high). Go up from k = 440 and stop at the "
-        "first k whose low end reaches 0.98.",
+        "accuracy_interval(k, 450) returns (low, high). Which k is the first whose low end "
+        "reaches 0.98? A loop over k can find it.",
     ],
     solution=_solution_q3,
     wrong=[

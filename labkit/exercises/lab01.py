@@ -218,7 +218,8 @@ q3 = Question(
     checker=_check_q3,
     hints=[
         "Picture one filter: how many input channels does it look at, through how big a window?",
-        "One filter has c_in x k x k weights. There are c_out filters, and each may add one bias.",
+        "Count the weights of ONE filter first (it spans every input channel); then how many "
+        "filters are there, and what does bias=True add to each?",
     ],
     solution=_solution_q3,
     wrong=[
@@ -365,8 +366,8 @@ q5 = Question(
     hints=[
         "Build both models and count what each computes for the same image; do not reason "
         "from the kernel sizes alone.",
-        "labkit.count_macs(model, image) counts one model's multiply-accumulates on an image "
-        "tensor shaped (1, 1, 16, 16); labkit.SmallCNN(kernel_size=k) builds each model.",
+        "labkit.count_macs counts one model's multiply-accumulates on an example image; the "
+        "course's images are 16x16 with one channel.",
     ],
     solution=_solution_q5,
     wrong=[
