@@ -34,6 +34,9 @@ lab: $(STAMP)
 
 ## Set up (first time only) and run every test: labkit, exercises, lint, benchmarks, every notebook.
 test: $(STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo "note: \
+	Chromium not found, so the notebooks run without a browser. To test them in JupyterLab as a \
+	learner sees them: sudo apt-get install chromium"
 	$(BIN)/python -m pytest -q
 
 ## The fast inner loop (about a minute): unit tests of labkit, exercises and house rules; no notebooks.

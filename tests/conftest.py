@@ -1,6 +1,6 @@
 """Shared fixtures; and the suite runs offline: any connection beyond this machine fails.
 
-LABKIT_NO_NETWORK=1 is inherited by the notebook kernels that nbval starts, where
+LABKIT_NO_NETWORK=1 is inherited by the notebook kernels the tests start, where
 ``labkit.setup()`` installs the same guard.
 """
 

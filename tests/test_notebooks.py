@@ -1,7 +1,7 @@
 """Every notebook, with the reference solutions filled in, runs to the end with every
 check passing (LABKIT_STRICT_CHECKS=1), within the memory budget.
 
-(nbval separately runs the notebooks as learners get them, with blanks.)
+(tests/test_browser.py separately runs the notebooks as learners get them, with blanks.)
 The run times are printed as a table and written to build/timings.md.
 """
 
