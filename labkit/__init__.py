@@ -27,6 +27,8 @@ One per topic
 Exercises and tooling
 - ``labkit.check``, ``labkit.exercises.labNN``  checked exercises, one module per notebook
 - ``labkit.bench``      ``labkit bench <technique>``: benchmarks, one schema
+- ``labkit.expectations``  ``labkit.expected(key, value)``: what a timing should be, from
+  reference measurements in data/expectations.json (``labkit expect record``)
 - ``labkit.nbrun``, ``labkit.cli``  running notebooks, the ``labkit`` command
 """
 
@@ -52,6 +54,7 @@ from labkit.claims import (  # noqa: E402
 )
 from labkit.data import load_digits, load_torchvision  # noqa: E402
 from labkit.env import get_device, seed_everything, setup  # noqa: E402
+from labkit.expectations import expected  # noqa: E402
 from labkit.hardware import cpu_features  # noqa: E402
 from labkit.measure import (  # noqa: E402
     compare_latency,
@@ -88,6 +91,7 @@ __all__ = [
     "expect_between",
     "expect_detectable",
     "expect_no_detectable_difference",
+    "expected",
     "file_bytes",
     "fit",
     "format_bytes",

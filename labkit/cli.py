@@ -13,6 +13,7 @@ from pathlib import Path
 from labkit import zoo
 from labkit.bench import report
 from labkit.env import get_device, setup, versions
+from labkit.expectations import record
 from labkit.hardware import cpu_features
 from labkit.nbrun import format_table, list_notebooks, run_notebook
 from labkit.search_table import BUILD_MINUTES, build_table
@@ -104,6 +105,13 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expect(args: argparse.Namespace) -> int:
+    setup(quiet=True)
+    record(repeats=args.repeats)
+    print("written: data/expectations.json")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     setup(quiet=True)  # seeds, threads, and torch's log lines a reader cannot act on
     module = importlib.import_module(f"labkit.bench.{args.bench_command}")
@@ -141,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     search_sub.add_parser(
         "build-table", help=f"train every grid point (about {BUILD_MINUTES} min on 2 cores)"
     )
+    expect = sub.add_parser("expect", help="reference timings the notebooks compare with")
+    expect_sub = expect.add_subparsers(dest="expect_command", required=True)
+    expect_record = expect_sub.add_parser(
+        "record", help="measure them here: data/expectations.json"
+    )
+    expect_record.add_argument("--repeats", type=int, default=3, help="runs per probe and threads")
     bench = sub.add_parser("bench", help="benchmarks; ratios and counts measured in one run")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     bench_search = bench_sub.add_parser("search", help="grid vs random vs TPE vs GP vs TT")
@@ -171,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return _search(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "expect":
+            return _expect(args)
         return _timings(args)
     except FileNotFoundError as err:
         print(f"labkit: {err}", file=sys.stderr)

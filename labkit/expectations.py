@@ -1,0 +1,175 @@
+"""What a learner should expect a timing to be, from measurements kept in the repository.
+
+A timing alone does not tell a learner whether theirs is normal. `labkit expect record` runs the
+same small measurements the notebooks make (the *probes* below), several times, on the machine
+it runs on, with 2 threads (a typical 2-core laptop) and with 1 thread (Binder gives one CPU),
+and writes the ranges, with the machine and the command, to data/expectations.json. A notebook
+then prints one line beside its own measurement: ``labkit.expected("03.slim_speedup", value)``.
+
+Introduced in notebooks/00_welcome.ipynb, "The model zoo".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from labkit._validate import check_choice, check_float, check_int
+from labkit.data import data_dir, load_digits
+from labkit.env import versions
+from labkit.hardware import cpu_features
+from labkit.measure import compare_latency, measure_latency
+from labkit.prune import apply_masks, global_magnitude_masks, prune_channels
+from labkit.train import train_small_cnn
+from labkit.zoo import load_pretrained
+
+THREADS = {"2 cores": 2, "1 core (as on Binder)": 1}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One measurement a notebook makes: what it measures, its unit, and how."""
+
+    what: str
+    unit: str  # "ms", "s" or "x" (a speed-up: baseline time / method time)
+    measure: Callable[[], float]
+
+
+def _latency_one_image() -> float:
+    data = load_digits()
+    net = load_pretrained("baseline")
+    return measure_latency(net, data.test.X[:1], runs=30).median_ms
+
+
+def _explorer_run() -> float:
+    data = load_digits().with_train_subset(1000)
+    return train_small_cnn(data, epochs=4, progress=False).seconds
+
+
+def _speedup_of(make: Callable[[torch.nn.Module, torch.Tensor], torch.nn.Module]) -> float:
+    data = load_digits()
+    base = load_pretrained("baseline")
+    batch = data.test.X[:256]
+    other = make(base, batch)
+    return (
+        compare_latency({"base": base, "other": other}, batch, rounds=5)
+        .ratio("other", "base")
+        .median
+    )
+
+
+def _slim(base: torch.nn.Module, batch: torch.Tensor) -> torch.nn.Module:
+    return prune_channels(base, 0.5, batch[:1]).eval()
+
+
+def _zeros(base: torch.nn.Module, batch: torch.Tensor) -> torch.nn.Module:
+    net = copy.deepcopy(base)
+    return apply_masks(net, global_magnitude_masks(net, 0.9)).eval()
+
+
+PROBES: dict[str, Probe] = {
+    "00.latency_one_image_ms": Probe(
+        "the baseline's latency on one image, eager", "ms", _latency_one_image
+    ),
+    "01.explorer_run_s": Probe("one explorer run: 4 epochs on 1,000 images", "s", _explorer_run),
+    "03.slim_speedup": Probe(
+        "half the channels removed vs the baseline, 256 images, eager",
+        "x",
+        lambda: _speedup_of(_slim),
+    ),
+    "03.zeros_speedup": Probe(
+        "90% zeros vs the baseline, 256 images, eager", "x", lambda: _speedup_of(_zeros)
+    ),
+}
+
+
+def expectations_path() -> Path:
+    """data/expectations.json.
+
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
+    return data_dir() / "expectations.json"
+
+
+def record(repeats: int = 3, progress: bool = True, path: Path | None = None) -> dict:
+    """Run every probe ``repeats`` times with 2 threads and with 1, and write the ranges with the
+    machine and the command to data/expectations.json (``labkit expect record``).
+
+    Used by: `labkit expect record`.
+    """
+    repeats = check_int("repeats", repeats, min_value=1, max_value=20)
+    before = torch.get_num_threads()
+    results: dict[str, dict] = {}
+    try:
+        for key, probe in PROBES.items():
+            results[key] = {"what": probe.what, "unit": probe.unit, "ranges": {}}
+            for label, threads in THREADS.items():
+                torch.set_num_threads(threads)
+                values = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    values.append(float(probe.measure()))
+                    if progress:
+                        print(
+                            f"{key} [{label}]: {values[-1]:.3g} {probe.unit} "
+                            f"({time.perf_counter() - start:.0f} s)"
+                        )
+                results[key]["ranges"][label] = [round(min(values), 3), round(max(values), 3)]
+    finally:
+        torch.set_num_threads(before)
+    cpu = cpu_features()
+    record_ = {
+        "how": f"labkit expect record --repeats {repeats}: each probe run {repeats} times per "
+        "thread count; the lowest and highest value kept",
+        "machine": {"cpu": cpu.name, "features": cpu.summary(), "torch": versions()["torch"]},
+        "probes": results,
+    }
+    target = Path(path or expectations_path())
+    target.write_text(json.dumps(record_, indent=1) + "\n")
+    return record_
+
+
+def expected(key: str, value: float | None = None) -> str:
+    """One line for a notebook: the range measured for ``key`` on the course's reference machine
+    with 2 cores and with 1 core (as on Binder), and where ``value`` (the learner's own) falls.
+
+    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
+    """
+    check_choice("key", key, PROBES)
+    path = expectations_path()
+    if not path.exists():
+        return f"(no reference measurements: run `labkit expect record` to make {path.name})"
+    stored = json.loads(path.read_text())
+    probe = stored["probes"].get(key)
+    if probe is None:
+        return f"(no reference measurement for {key}: run `labkit expect record`)"
+    unit = probe["unit"]
+
+    def show(v: float) -> str:
+        return f"{v:.2f}x" if unit == "x" else f"{v:.3g} {unit}"
+
+    ranges = "; ".join(
+        f"{label}: {show(lo)}-{show(hi)}" for label, (lo, hi) in probe["ranges"].items()
+    )
+    line = f"Expected ({probe['what']}; measured on {stored['machine']['cpu']}): {ranges}."
+    if value is not None:
+        value = check_float("value", value)
+        lo = min(r[0] for r in probe["ranges"].values())
+        hi = max(r[1] for r in probe["ranges"].values())
+        where = (
+            "within that range"
+            if lo * 0.8 <= value <= hi * 1.25
+            else (
+                "slower than that"
+                if (value > hi if unit != "x" else value < lo)
+                else "faster than that"
+            )
+        )
+        line += f" Yours: {show(value)}, {where}."
+    return line
