@@ -102,32 +102,37 @@ def layerwise_magnitude_masks(
     return {n: magnitude_mask(m.weight, sparsity) for n, m in layers.items()}
 
 
-def neuron_mask(layer: nn.Module, sparsity: float) -> torch.Tensor:
-    """Prune whole output units (a conv filter or a linear row) with the smallest L2 norm.
-    The mask covers the weight only; :func:`zero_neurons` also zeroes the units' biases.
+def _check_channel_ratio(channel_ratio: float) -> float:
+    return check_float("channel_ratio", channel_ratio, low=0, high=1, high_inclusive=False)
+
+
+def neuron_mask(layer: nn.Module, channel_ratio: float) -> torch.Tensor:
+    """Prune the ``channel_ratio`` of the layer's output units (conv filters or linear rows)
+    with the smallest L2 norm. The mask covers the weight only; :func:`zero_neurons` also
+    zeroes the units' biases.
 
     Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
     """
     weight = _check_layer(layer)
     if getattr(layer, "transposed", False):
         raise TypeError("argument 'layer': a transposed convolution keeps its outputs on dim 1")
-    sparsity = _check_sparsity(sparsity)
-    keep = _keep_largest(weight.detach().flatten(1).norm(dim=1), sparsity)
+    channel_ratio = _check_channel_ratio(channel_ratio)
+    keep = _keep_largest(weight.detach().flatten(1).norm(dim=1), channel_ratio)
     return keep.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight).clone()
 
 
-def neuron_masks(net: nn.Module, sparsity: float) -> dict[str, torch.Tensor]:
+def neuron_masks(net: nn.Module, channel_ratio: float) -> dict[str, torch.Tensor]:
     """:func:`neuron_mask` for every conv and linear layer but the last (whose outputs are the
     classes). Rank the units of a batch-norm network after folding it: the folded weight
     carries batch norm's scale (gamma / sigma), the raw weight does not.
 
     Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
     """
-    sparsity = _check_sparsity(sparsity)
+    channel_ratio = _check_channel_ratio(channel_ratio)
     layers = list(weight_layers(net).items())[:-1]
     if not layers:
         raise ValueError("argument 'net' needs a layer before its last one to prune neurons in")
-    return {name: neuron_mask(layer, sparsity) for name, layer in layers}
+    return {name: neuron_mask(layer, channel_ratio) for name, layer in layers}
 
 
 def zero_neurons(net: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Module:
@@ -164,11 +169,12 @@ def zero_neurons(net: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Module
 
 
 def remove_neurons(
-    layer: nn.Linear, next_layer: nn.Linear, fraction: float
+    layer: nn.Linear, next_layer: nn.Linear, channel_ratio: float
 ) -> tuple[nn.Linear, nn.Linear]:
     """Neuron pruning of a hidden fully connected layer that really shrinks it: drop the
-    ``fraction`` of ``layer``'s units with the smallest L2 norm (their rows of the weight and
-    their biases) and the matching columns of ``next_layer``. Returns two new, smaller layers.
+    ``channel_ratio`` of ``layer``'s units (its output channels) with the smallest L2 norm
+    (their rows of the weight and their biases) and the matching columns of ``next_layer``.
+    Returns two new, smaller layers.
 
     Lesson: notebooks/03_pruning.ipynb, "Neurons of a fully connected layer".
     """
@@ -180,11 +186,13 @@ def remove_neurons(
             f"argument 'next_layer' takes {next_layer.in_features} inputs; 'layer' has "
             f"{layer.out_features} outputs"
         )
-    fraction = check_float("fraction", fraction, low=0, high=1, high_inclusive=False)
-    keep = neuron_mask(layer, fraction)[:, 0]  # one bool per unit (per row)
+    channel_ratio = _check_channel_ratio(channel_ratio)
+    keep = neuron_mask(layer, channel_ratio)[:, 0]  # one bool per unit (per row)
     n_kept = int(keep.sum())
     if n_kept == 0:
-        raise ValueError(f"argument 'fraction': {fraction} of {layer.out_features} leaves none")
+        raise ValueError(
+            f"argument 'channel_ratio': {channel_ratio} of {layer.out_features} units leaves none"
+        )
     smaller = nn.Linear(layer.in_features, n_kept, bias=layer.bias is not None)
     after = nn.Linear(n_kept, next_layer.out_features, bias=next_layer.bias is not None)
     with torch.no_grad():
@@ -256,7 +264,9 @@ def layer_sparsity(net: nn.Module) -> dict[str, float]:
 def pack_sparse(net: nn.Module) -> dict[str, object]:
     """The state dict with every prunable weight stored as a bitmap (1 bit per entry: kept or
     pruned) plus its kept values; the rest dense. Bytes per weight tensor of n entries at
-    sparsity s: n/8 + 4(1-s)n instead of 4n, so 90% zeros store about 7.6x smaller.
+    sparsity s: n/8 + 4(1-s)n instead of 4n, so the weights at 90% zeros pack about 7.6x
+    smaller. A saved file gains less: it also holds the other tensors (biases, batch norm) and
+    torch.save's bookkeeping per tensor, which weigh a lot in a small model.
 
     Lesson: notebooks/03_pruning.ipynb, "What the zeros really save".
     """
@@ -330,17 +340,17 @@ def sensitivity_scan(
     return result
 
 
-def prune_channels(net: nn.Module, ratio: float, example: torch.Tensor) -> nn.Module:
+def prune_channels(net: nn.Module, channel_ratio: float, example: torch.Tensor) -> nn.Module:
     """Structured pruning that really removes channels: torch-pruning's dependency-aware pruner
-    removes the ``ratio`` of each conv layer's output channels with the smallest L2 norm, and
-    the matching inputs of the next layers and batch norms. Returns a smaller copy; the
-    classifier's outputs are kept.
+    removes the ``channel_ratio`` of each conv layer's output channels with the smallest L2
+    norm, and the matching inputs of the next layers and batch norms. Returns a smaller copy;
+    the classifier's outputs are kept.
 
     Lesson: notebooks/03_pruning.ipynb, "Structured pruning that really removes channels".
     """
     import torch_pruning as tp  # imported when used: most notebooks never need it
 
-    ratio = check_float("ratio", ratio, low=0, high=1, high_inclusive=False)
+    channel_ratio = _check_channel_ratio(channel_ratio)
     check_tensor("example", example, min_ndim=2)
     small = copy.deepcopy(net).eval()
     ignored = [m for m in small.modules() if isinstance(m, nn.Linear)]
@@ -348,7 +358,7 @@ def prune_channels(net: nn.Module, ratio: float, example: torch.Tensor) -> nn.Mo
         small,
         example,
         importance=tp.importance.MagnitudeImportance(p=2),
-        pruning_ratio=ratio,
+        pruning_ratio=channel_ratio,
         ignored_layers=ignored,
     )
     pruner.step()

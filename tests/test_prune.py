@@ -136,7 +136,7 @@ def test_removing_hidden_neurons_shrinks_both_layers_and_equals_zeroing_them():
         (lambda a, b: remove_neurons(a, torch.nn.ReLU(), 0.5), "next_layer"),
         (lambda a, b: remove_neurons(a, torch.nn.Linear(7, 2), 0.5), "takes 7 inputs"),
         (lambda a, b: remove_neurons(a, b, 0.9), "leaves none"),
-        (lambda a, b: remove_neurons(a, b, float("nan")), "fraction"),
+        (lambda a, b: remove_neurons(a, b, float("nan")), "channel_ratio"),
     ],
 )
 def test_remove_neurons_names_the_bad_argument(call, word):
@@ -208,7 +208,7 @@ def test_structured_pruning_really_removes_channels(net, data):
         (lambda n: apply_masks(n, {"features.0": torch.ones(8, 1, 3, 3)}), "bool"),
         (lambda n: sensitivity_scan(n, lambda m: 1.0, sparsities=0.5), "sparsities"),
         (lambda n: sensitivity_scan(n, 3), "evaluate_fn"),
-        (lambda n: prune_channels(n, 1.5, torch.zeros(1, 1, 16, 16)), "ratio"),
+        (lambda n: prune_channels(n, 1.5, torch.zeros(1, 1, 16, 16)), "channel_ratio"),
     ],
 )
 def test_bad_input_names_the_argument(net, call, word):
@@ -273,6 +273,15 @@ def test_the_pruning_plots_draw_and_check_their_arguments():
         {"slim": {"bytes": 4.0, "speed": 1.5}, "zeros": {"bytes": 1.0, "speed": 1.0}}
     )
     assert len(ax.patches) == 4
+    plots.mark_savings_ranges(ax, "speed", {"slim": (1.2, 1.9), "zeros": (0.8, 1.1)})
+    moved = sorted(t.xy[1] for t in ax.texts if t.get_text() in ("1.5x", "1.0x"))
+    assert moved[-2:] == [1.1, 1.9]  # the speed labels sit above their error bars
+    with pytest.raises(ValueError, match="does not hold its bar"):
+        plots.mark_savings_ranges(ax, "speed", {"slim": (1.6, 1.9), "zeros": (0.8, 1.1)})
+    with pytest.raises(ValueError, match="no bars named"):
+        plots.mark_savings_ranges(ax, "MACs", {"slim": (1, 2), "zeros": (1, 2)})
+    with pytest.raises(ValueError, match="each of"):
+        plots.mark_savings_ranges(ax, "speed", {"slim": (1, 2)})
     with pytest.raises(ValueError, match="'a' needs one list of 2 values"):
         plots.plot_over_seeds([0.5, 0.9], {"a": [[1, 2, 3]]})
     with pytest.raises(TypeError, match="savings"):

@@ -19,6 +19,7 @@ from labkit.check import (
     want_choice,
     want_int,
 )
+from labkit.models import weight_layers
 from labkit.prune import global_magnitude_masks, magnitude_mask
 from labkit.zoo import load_pretrained
 
@@ -41,21 +42,45 @@ def example_context() -> dict:
 # --------------------------------------------------------------------------- Q1: kept weights
 
 
-def _layer_weights() -> int:
-    return load_pretrained("baseline").features[4].weight.numel()
+def _kept_at_90(n: int) -> int:
+    return n - round(0.9 * n)
 
 
 def _check_q1(kept) -> str:
     kept = want_int(kept, "a count of weights")
-    n = _layer_weights()
-    truth = n - round(0.9 * n)
+    layers = {
+        name: m.weight.numel() for name, m in weight_layers(load_pretrained("baseline")).items()
+    }
+    n = layers["features.4"]
+    truth = _kept_at_90(n)
+    if kept == truth:
+        return f"{truth} of {n:,} weights stay; the other {n - truth:,} become '-' (zero)."
     if kept == round(0.9 * n):
-        raise Wrong(f"{kept} is how many are pruned (set to zero); the question asks how many stay")
-    if kept != truth:
         raise Wrong(
-            f"net.features[4].weight has {n:,} entries; 90% sparsity prunes round(0.9 * {n:,})"
+            f"{kept:,} is how many are pruned (set to zero); the question asks how many stay"
         )
-    return f"{truth} of {n:,} weights stay; the other {n - truth:,} become '-' (zero)."
+    if kept == n:
+        raise Wrong(
+            f"{kept:,} is every entry of net.features[4].weight; at 90% sparsity most are pruned"
+        )
+    if kept == int(0.1 * n):
+        raise Wrong(
+            f"{kept:,} looks like 10% of {n:,} cut down to a whole number ({0.1 * n:g} -> {kept}); "
+            "a mask rounds the number it prunes to the nearest whole number"
+        )
+    for name, size in layers.items():
+        if name != "features.4" and kept in (size, _kept_at_90(size)):
+            raise Wrong(
+                f"{kept:,} fits {name} ({size:,} entries); the question is about "
+                "net.features[4].weight"
+            )
+    if not 0 <= kept <= n:
+        raise Wrong(f"{kept:,} cannot be a count of kept weights: the tensor has {n:,} entries")
+    if abs(kept - truth) <= 2:
+        raise Wrong(f"{kept:,} is close but not it: look at how the pruned count is rounded")
+    raise Wrong(
+        f"{kept:,} is not what a 90% mask keeps of the {n:,} entries of net.features[4].weight"
+    )
 
 
 def _solution_q1(net):
@@ -64,19 +89,33 @@ def _solution_q1(net):
     return kept
 
 
+def _layer_weights() -> int:
+    return load_pretrained("baseline").features[4].weight.numel()
+
+
 q1 = Question(
     answers=["kept"],
     checker=_check_q1,
     hints=[
-        "First count the entries of the weight tensor; 90% of them are pruned.",
-        "weight.numel() entries; 90% sparsity prunes round(0.9 * n) of them. What stays?",
+        "First count the entries of the weight tensor (a tensor's .numel()); 90% of them are "
+        "pruned.",
+        "A mask prunes a whole number of entries, rounded to the nearest like magnitude_mask "
+        "does, and keeps all the others. You can also build the mask and count what it keeps.",
     ],
     solution=_solution_q1,
     wrong=[
         Planted(
             "the pruned count", lambda: (round(0.9 * _layer_weights()),), "how many are pruned"
         ),
-        Planted("truncated", lambda: (int(0.1 * _layer_weights()),), "round"),
+        Planted("truncated", lambda: (int(0.1 * _layer_weights()),), "cut down"),
+        Planted("every entry", lambda: (_layer_weights(),), "every entry"),
+        Planted(
+            "another layer",
+            lambda net: (_kept_at_90(net.features[8].weight.numel()),),
+            "fits features.8",
+        ),
+        Planted("off by one", lambda: (_kept_at_90(_layer_weights()) + 1,), "close"),
+        Planted("a fraction", (0.1,), "whole number"),
         Planted("a string", ("461",), "whole number"),
     ],
     right=[
@@ -84,21 +123,43 @@ q1 = Question(
             "counted from a mask",
             lambda net: (int(magnitude_mask(net.features[4].weight, 0.9).sum()),),
         ),
+        Alternative("a whole float", lambda net: (float(_solution_q1(net)),)),
     ],
 )
 
 
 # --------------------------------------------------------------------------- Q2: global masks
 
-# Layer shapes and sparsities whose pruned counts have fractions below and at or above .5,
-# so that a count rounded down (or up) is caught.
+# Layer shapes and sparsities whose pruned counts have fractions below and at or above .5, so
+# that a count rounded down (or up) is caught; then two cases with ties (equal |w|): zeros left
+# by an earlier pruning, and values rounded to one decimal (+0.3 and -0.3 tie too). With ties
+# the choice among the tied weights is free: those cases check the count and that every pruned
+# |w| is at most every kept |w|; the others compare with torch's global_unstructured.
 _Q2_CASES = [
-    ({"a": (40,), "b": (8, 4, 3, 3)}, 0.9),
-    ({"a": (7,), "b": (10, 12)}, 0.25),
-    ({"a": (3, 3), "b": (5,)}, 0.5),
-    ({"only": (13,)}, 0.65),
-    ({"a": (6, 2), "b": (4,), "c": (2, 2, 2)}, 0.0),
+    ({"a": (40,), "b": (8, 4, 3, 3)}, 0.9, None),
+    ({"a": (7,), "b": (10, 12)}, 0.25, None),
+    ({"a": (3, 3), "b": (5,)}, 0.5, None),
+    ({"only": (13,)}, 0.65, None),
+    ({"a": (6, 2), "b": (4,), "c": (2, 2, 2)}, 0.0, None),
+    ({"a": (4, 5), "b": (12,)}, 0.25, "zeros"),
+    ({"a": (5, 6), "b": (3, 3)}, 0.5, "rounded"),
 ]
+
+
+_TIES = {
+    "zeros": "equal |w|: zeros left by an earlier pruning",
+    "rounded": "equal |w|: values such as 0.3 and -0.3",
+}
+
+
+def _q2_weights(shapes: dict, ties: str | None, generator: torch.Generator) -> dict:
+    weights = {n: torch.randn(s, generator=generator) for n, s in shapes.items()}
+    if ties == "zeros":  # every other entry already pruned: 50% zeros, more than the cut
+        for w in weights.values():
+            w.view(-1)[::2] = 0.0
+    elif ties == "rounded":
+        weights = {n: (w * 10).round() / 10 for n, w in weights.items()}
+    return weights
 
 
 def _torch_global_masks(weights: dict[str, torch.Tensor], sparsity: float) -> dict:
@@ -116,46 +177,78 @@ def _torch_global_masks(weights: dict[str, torch.Tensor], sparsity: float) -> di
     return {name: layer.weight_mask.bool() for name, layer in layers.items()}
 
 
+def _smallest_first(magnitudes: torch.Tensor, first: torch.Tensor) -> bool:
+    """True if every |w| where ``first`` is True is at most every |w| where it is False."""
+    if not first.any() or first.all():
+        return True
+    return bool(magnitudes[first].max() <= magnitudes[~first].min())
+
+
+def _check_q2_case(fn, shapes, sparsity, ties, generator) -> None:
+    weights = _q2_weights(shapes, ties, generator)
+    where = f"on layers {shapes} at sparsity {sparsity}"
+    masks = call_learner(
+        fn, {n: w.clone() for n, w in weights.items()}, sparsity, what=f"my_global_masks {where}"
+    )
+    if not isinstance(masks, dict) or set(masks) != set(weights):
+        raise Wrong(f"return a dict with one mask per layer name: {sorted(weights)}")
+    if any(is_placeholder(m) for m in masks.values()):
+        raise NotAttempted
+    for name, mask in masks.items():
+        if not isinstance(mask, torch.Tensor) or mask.shape != weights[name].shape:
+            raise Wrong(f"the mask for {name!r} must be a tensor shaped like its weight")
+        if mask.dtype != torch.bool:
+            raise Wrong(f"return bool masks (True = keep), got dtype {mask.dtype}")
+    magnitudes = torch.cat([w.abs().flatten() for w in weights.values()])
+    keep = torch.cat([masks[n].flatten() for n in weights])
+    total, pruned = keep.numel(), int((~keep).sum())
+    want = round(sparsity * total)
+    inverted = "True means keep: your masks mark the weights to prune True"
+    if pruned != want:
+        if pruned == total - want:
+            raise Wrong(
+                f"{where}, {inverted} (they keep {want} of {total} weights; sparsity {sparsity} "
+                f"keeps {total - want})"
+            )
+        tie_note = (
+            f"; this case has ties ({_TIES[ties]}): prune exactly that many, any of the tied ones"
+            if ties
+            else ""
+        )
+        raise Wrong(
+            f"{where} ({total} weights in all), your masks prune {pruned}; they should prune "
+            f"round({sparsity} * {total}) = {want}{tie_note}"
+        )
+    if ties:
+        right_choice = _smallest_first(magnitudes, ~keep)
+    else:
+        expected = _torch_global_masks(weights, sparsity)
+        right_choice = all(torch.equal(masks[n], expected[n]) for n in weights)
+    if right_choice:
+        return
+    if _smallest_first(magnitudes, keep):  # the largest pruned: the masks are inverted
+        raise Wrong(f"{where}, {inverted}")
+    per_layer = all(int((~masks[n]).sum()) == round(sparsity * weights[n].numel()) for n in weights)
+    raise Wrong(
+        f"{where}, the count is right but not the choice: "
+        + (
+            "you prune each layer by the same fraction; global pruning uses one threshold for "
+            "all layers together"
+            if per_layer
+            else "prune the entries with the smallest absolute value over all layers"
+        )
+    )
+
+
 def _check_q2(my_global_masks) -> str:
     fn = want_callable(my_global_masks, "my_global_masks")
     generator = torch.Generator().manual_seed(3)
-    for shapes, sparsity in _Q2_CASES:
-        weights = {n: torch.randn(s, generator=generator) for n, s in shapes.items()}
-        masks = call_learner(
-            fn, {n: w.clone() for n, w in weights.items()}, sparsity, what="my_global_masks"
-        )
-        if not isinstance(masks, dict) or set(masks) != set(weights):
-            raise Wrong(f"return a dict with one mask per layer name: {sorted(weights)}")
-        if any(is_placeholder(m) for m in masks.values()):
-            raise NotAttempted
-        for name, mask in masks.items():
-            if not isinstance(mask, torch.Tensor) or mask.shape != weights[name].shape:
-                raise Wrong(f"the mask for {name!r} must be a tensor shaped like its weight")
-            if mask.dtype != torch.bool:
-                raise Wrong(f"return bool masks (True = keep), got dtype {mask.dtype}")
-        expected = _torch_global_masks(weights, sparsity)
-        total = sum(w.numel() for w in weights.values())
-        pruned = sum(int((~m).sum()) for m in masks.values())
-        want = sum(int((~m).sum()) for m in expected.values())
-        if pruned != want:
-            raise Wrong(
-                f"at sparsity {sparsity} over {total} weights in all your masks prune {pruned}; "
-                f"they should prune round({sparsity} * {total}) = {want}"
-            )
-        if not all(torch.equal(masks[n], expected[n]) for n in weights):
-            per_layer = all(
-                int((~masks[n]).sum()) == round(sparsity * weights[n].numel()) for n in weights
-            )
-            raise Wrong(
-                "the count is right but not the choice: "
-                + (
-                    "you prune each layer by the same fraction; global pruning uses one "
-                    "threshold for all layers together"
-                    if per_layer
-                    else "prune the entries with the smallest absolute value over all layers"
-                )
-            )
-    return "Identical to torch.nn.utils.prune.global_unstructured on every test case."
+    for shapes, sparsity, ties in _Q2_CASES:
+        _check_q2_case(fn, shapes, sparsity, ties, generator)
+    return (
+        "Identical to torch.nn.utils.prune.global_unstructured on every case without ties; "
+        "with ties, the right count and only the smallest |w| pruned."
+    )
 
 
 def _solution_q2():
@@ -174,6 +267,14 @@ def _solution_q2():
     return my_global_masks
 
 
+def _split(keep: torch.Tensor, weights: dict) -> dict:
+    out, start = {}, 0
+    for n, w in weights.items():
+        out[n] = keep[start : start + w.numel()].view_as(w)
+        start += w.numel()
+    return out
+
+
 def _per_layer(weights, sparsity):
     return {n: magnitude_mask(w, sparsity) for n, w in weights.items()}
 
@@ -184,11 +285,7 @@ def _floor_count(weights, sparsity):
     keep = torch.ones(flat.numel(), dtype=torch.bool)
     if n_prune:
         keep[torch.topk(flat, n_prune, largest=False).indices] = False
-    out, start = {}, 0
-    for n, w in weights.items():
-        out[n] = keep[start : start + w.numel()].view_as(w)
-        start += w.numel()
-    return out
+    return _split(keep, weights)
 
 
 def _signed(weights, sparsity):
@@ -204,6 +301,19 @@ def _by_threshold(weights, sparsity):
         return {n: torch.ones_like(w, dtype=torch.bool) for n, w in weights.items()}
     threshold = flat.sort().values[k - 1]  # the largest magnitude that is pruned
     return {n: w.abs() > threshold for n, w in weights.items()}
+
+
+def _by_kthvalue(weights, sparsity):
+    flat = torch.cat([w.abs().flatten() for w in weights.values()])
+    threshold = flat.kthvalue(round(sparsity * flat.numel())).values  # k = 0 is out of range
+    return {n: w.abs() > threshold for n, w in weights.items()}
+
+
+def _by_argsort(weights, sparsity):
+    flat = torch.cat([w.abs().flatten() for w in weights.values()])
+    keep = torch.ones(flat.numel(), dtype=torch.bool)
+    keep[flat.argsort(stable=True)[: round(sparsity * flat.numel())]] = False
+    return _split(keep, weights)
 
 
 def _through_labkit(weights, sparsity):
@@ -222,13 +332,21 @@ q2 = Question(
         "Global pruning ranks every weight of every layer together, by magnitude, against one "
         "threshold.",
         "Join the layers' |w| into one long vector (torch.cat of flattened tensors), prune "
-        "round(sparsity * n) smallest there, then cut the vector back into the layers' shapes.",
+        "round(sparsity * n) smallest there, then cut the vector back into the layers' shapes. "
+        "Mind ties: several weights can share one |w|.",
     ],
     solution=_solution_q2,
     wrong=[
         Planted("each layer alone", (_per_layer,), "same fraction"),
         Planted("count rounded down", (_floor_count,), "should prune"),
         Planted("signed values, not magnitudes", (_signed,), "prune"),
+        Planted("a threshold: on ties it prunes too many", (_by_threshold,), "has ties"),
+        Planted("kthvalue: fails when nothing is pruned", (_by_kthvalue,), "at sparsity 0.0"),
+        Planted(
+            "inverted: True marks the pruned weights",
+            (lambda w, s: {n: ~m for n, m in _through_labkit(w, s).items()},),
+            "True means keep",
+        ),
         Planted(
             "float masks",
             (lambda w, s: {n: m.float() for n, m in _through_labkit(w, s).items()},),
@@ -241,7 +359,7 @@ q2 = Question(
         ),
     ],
     right=[
-        Alternative("a threshold instead of topk", (_by_threshold,)),
+        Alternative("argsort instead of topk", (_by_argsort,)),
         Alternative("labkit's own, through layers", (_through_labkit,)),
     ],
 )
