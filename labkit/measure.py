@@ -260,7 +260,7 @@ class Ratio:
         return self.median
 
     def __format__(self, spec: str) -> str:
-        return format(self.median, spec or ".2f")
+        return str(self) if not spec else format(self.median, spec)
 
     def __str__(self) -> str:
         return f"{self.median:.2f}x (rounds {self.low:.2f}-{self.high:.2f}, n={self.rounds})"
@@ -276,7 +276,8 @@ class LatencyComparison:
     rounds: dict[str, list[Latency]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Latency:
-        """The round with the median time, for this model."""
+        """The round with the median time, for this model alone: not for comparing two models
+        (each model's median round is chosen separately); compare with :meth:`ratio`."""
         if name not in self.rounds:
             raise KeyError(f"no model named {name!r} was timed; timed: {list(self.rounds)}")
         results = sorted(self.rounds[name], key=lambda r: r.median_ms)
