@@ -111,7 +111,7 @@ class Trace:
     """What a search evaluated, in order: configs and their errors (lower is better).
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
 
     strategy: str
@@ -207,7 +207,7 @@ def grid_lattice(shape: Sequence[int], budget: int) -> list[list[int]]:
     value: the middle one). A budget as large as the grid keeps every value.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
     if isinstance(shape, str) or not isinstance(shape, Sequence) or len(shape) == 0:
         raise TypeError(f"argument 'shape' must be a non-empty list of axis lengths, got {shape!r}")
@@ -338,7 +338,7 @@ def search(
     a trial on each repeat, and TTOpt would simply stop.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
     check_choice("strategy", strategy, STRATEGIES)
     if not isinstance(space, SearchSpace):
@@ -399,7 +399,8 @@ def gp_posterior(
 
 
 def expected_improvement(mean, std, best: float) -> np.ndarray:
-    """How much below ``best`` (we minimize) each point is expected to land, under the surrogate.
+    """Expected improvement E[max(best - f, 0)] under the surrogate f ~ N(mean, std**2): how far
+    below ``best`` (we minimize) a point is expected to land, counting a point above it as 0.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "Bayesian optimization, one step at a time".
     """

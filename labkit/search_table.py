@@ -151,16 +151,18 @@ def build_table(
 @dataclass(frozen=True)
 class NoiseBand:
     """How far above the grid's best error a point can lie and still be indistinguishable from
-    it with the table's seeds: ``width`` (a fraction), how many grid points lie inside, and the
-    definition in words.
+    it with the table's seeds: ``width`` (a fraction), how many grid points lie inside, the
+    definition in words, and ``pooled``: how many of the best grid points the seed-to-seed
+    variance was pooled over (the best ``pooled`` points by mean error).
 
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The noise band: as good as the best,
-    within the noise".
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The noise band: not detectably
+    worse than the best".
     """
 
     width: float
     points: int
     definition: str
+    pooled: int
 
 
 def noise_band(table: SearchTable, share: float = 0.05) -> NoiseBand:
@@ -171,8 +173,8 @@ def noise_band(table: SearchTable, share: float = 0.05) -> NoiseBand:
     seed to seed. A search "finds the best" when its best error so far enters the band:
     inside it, the seeds cannot tell a point from the table's best.
 
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The noise band: as good as the best,
-    within the noise".
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The noise band: not detectably
+    worse than the best".
     """
     if not isinstance(table, SearchTable):
         raise TypeError(f"argument 'table' must be a SearchTable, got {type(table).__name__}")
@@ -189,7 +191,7 @@ def noise_band(table: SearchTable, share: float = 0.05) -> NoiseBand:
         f"1.96 x the standard deviation of a difference of two {seeds}-seed means, seed "
         f"variance pooled over the best {share:.0%} of the grid"
     )
-    return NoiseBand(float(width), inside, definition)
+    return NoiseBand(float(width), inside, definition, int(top.sum()))
 
 
 @dataclass
@@ -202,7 +204,7 @@ class Replay:
     the strategy's place (``labkit.search.search`` says when).
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
 
     budget: int
@@ -237,7 +239,7 @@ class Replay:
         evaluations to get there, with a 95% bootstrap interval of that median.
 
         Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-        space, same budget, 20 repetitions".
+        space, same budget, repeated".
         """
         evals = self.evals_to_reach(strategy, tolerance)
         hits = int((evals <= self.budget).sum())
@@ -264,7 +266,7 @@ class Replay:
         strategies are independent samples). "No detectable difference" when it holds zero.
 
         Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-        space, same budget, 20 repetitions".
+        space, same budget, repeated".
         """
         sa, sb = self.summary(a, tolerance), self.summary(b, tolerance)
         pa, pb = sa.share, sb.share
@@ -282,7 +284,7 @@ class StrategySummary:
     budget (a fraction); mean evaluations chosen by labkit's random fallback.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
 
     strategy: str
@@ -322,7 +324,7 @@ class ShareDifference:
     95% interval; ``detectable`` when the interval excludes zero.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
 
     names: tuple[str, str]
@@ -354,7 +356,7 @@ def median_interval(
     the median of ``resamples`` resamples drawn with replacement, its middle ``confidence``.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
     values = np.asarray(values, dtype=float).ravel()
     if values.size == 0 or not np.isfinite(values).all():
@@ -382,7 +384,7 @@ def replay(
     sampler is slow per trial, so a notebook may run it fewer times).
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
     if not isinstance(table, SearchTable):
         raise TypeError(f"argument 'table' must be a SearchTable, got {type(table).__name__}")

@@ -233,6 +233,11 @@ def test_replay_takes_a_number_of_repeats_per_strategy(table):
 def test_the_noise_band_comes_from_the_seeds(table):
     band = noise_band(SearchTable.load(table_path()))
     assert 0 < band.width < 0.1 and band.points >= 1 and "seed" in band.definition
+    # The variance is pooled over the best `pooled` points: the best 5% of the grid.
+    means = np.sort(SearchTable.load(table_path()).mean_errors, axis=None)
+    cut = np.quantile(means, 0.05)
+    assert means[band.pooled - 1] <= cut < means[band.pooled]
+    assert band.pooled == pytest.approx(0.05 * len(means), abs=2)
     with pytest.raises(ValueError, match="two seeds"):
         noise_band(SearchTable(SPACE, _smooth_errors(SPACE)[..., None]))
 
