@@ -34,7 +34,10 @@ THREADS = {"2 cores": 2, "1 core (as on Binder)": 1}
 
 @dataclass(frozen=True)
 class Probe:
-    """One measurement a notebook makes: what it measures, its unit, and how."""
+    """One measurement a notebook makes: what it measures, its unit, and how.
+
+    Used by: `labkit expect record` and ``labkit.expected``.
+    """
 
     what: str
     unit: str  # "ms", "s" or "x" (a speed-up: baseline time / method time)

@@ -294,7 +294,7 @@ def plot_regret(
     ``labkit.search.Replay``. ``mark_at`` draws a dotted line at that many evaluations.
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, 20 repetitions".
+    space, same budget, repeated".
     """
     if not all(hasattr(replay, a) for a in ("curves", "regret", "budget")):
         raise TypeError(
