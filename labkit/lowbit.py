@@ -72,14 +72,23 @@ def bake_fake_quant(net: nn.Module) -> nn.Module:
     return net
 
 
-def quantize_weights(net: nn.Module, bits: int) -> nn.Module:
+def quantize_weights(net: nn.Module, bits: int, per_channel: bool = True) -> nn.Module:
     """Post-training weight quantization: a copy of ``net`` whose conv/linear weights are
-    rounded to a symmetric per-channel ``bits``-bit grid (activations stay float).
+    rounded to a symmetric ``bits``-bit grid, one grid per output channel (or, with
+    ``per_channel=False``, one per layer); activations stay float.
 
     Lesson: notebooks/04_quantization.ipynb, "Below 8 bits: quantization-aware training".
     """
     check_module("net", net)
-    return bake_fake_quant(add_fake_quant(copy.deepcopy(net), bits)).eval()
+    bits = check_bits(bits)
+    check_bool("per_channel", per_channel)
+    if per_channel:
+        return bake_fake_quant(add_fake_quant(copy.deepcopy(net), bits)).eval()
+    out = copy.deepcopy(net).eval()
+    with torch.no_grad():
+        for layer in _layers(out).values():
+            layer.weight.copy_(fake_quantize(layer.weight, qparams_for(layer.weight, bits)))
+    return out
 
 
 def qat(
@@ -162,23 +171,27 @@ def codebook_quantize(net: nn.Module, bits: int = 4) -> nn.Module:
     return out
 
 
-def packed_bytes(net: nn.Module, bits: int, codebook: bool = False) -> int:
+def packed_bytes(
+    net: nn.Module, bits: int, codebook: bool = False, per_channel: bool = True
+) -> int:
     """Bytes of ``net`` if every conv/linear weight were stored with ``bits`` bits per number
-    (packed: two 4-bit numbers per byte) plus one float32 scale per output channel (or, with
-    ``codebook=True``, one float32 codebook of 2^bits entries per layer); every other tensor
-    (biases, batch norm) stays float32.
+    (packed: two 4-bit numbers per byte) plus one float32 scale per output channel (with
+    ``per_channel=False``, one per layer; with ``codebook=True``, one float32 codebook of
+    2^bits entries per layer instead); every other tensor (biases, batch norm) stays float32.
 
     Lesson: notebooks/04_quantization.ipynb, "The size arithmetic".
     """
     check_module("net", net)
     bits = check_bits(bits)
     check_bool("codebook", codebook)
+    check_bool("per_channel", per_channel)
     total = 0
     weights = {id(m.weight) for m in _layers(net).values()}
     for m in _layers(net).values():
         w = m.weight
         total += math.ceil(w.numel() * bits / 8)
-        total += 4 * (2**bits if codebook else w.shape[0])
+        n_scales = w.shape[0] if per_channel else 1  # float32 values stored beside the weights
+        total += 4 * (2**bits if codebook else n_scales)
     for t in net.state_dict(keep_vars=True).values():
         if id(t) not in weights:
             total += t.numel() * t.element_size()

@@ -322,6 +322,26 @@ def test_quantize_weights_puts_each_channel_on_its_grid(net):
                 assert len(torch.unique(row)) <= 8
 
 
+def test_quantize_weights_per_layer_uses_one_grid_per_layer(net):
+    q = L.quantize_weights(net, 3, per_channel=False)
+    for m in q.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            assert len(torch.unique(m.weight)) <= 8
+            steps = torch.unique(m.weight).diff()
+            assert torch.allclose(steps / steps.min(), (steps / steps.min()).round(), atol=1e-3)
+    with pytest.raises(TypeError, match="argument 'per_channel'"):
+        L.quantize_weights(net, 3, per_channel="no")
+
+
+def test_packed_bytes_per_layer_keeps_one_scale_per_layer(net):
+    layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    channels = sum(m.weight.shape[0] for m in layers)
+    saved = L.packed_bytes(net, 4) - L.packed_bytes(net, 4, per_channel=False)
+    assert saved == 4 * (channels - len(layers))
+    with pytest.raises(TypeError, match="argument 'per_channel'"):
+        L.packed_bytes(net, 4, per_channel=1)
+
+
 @pytest.mark.parametrize("k", [4, 16])
 def test_kmeans_1d_agrees_with_scikit_learn_on_real_weights(baseline, k):
     from sklearn.cluster import KMeans

@@ -14,13 +14,13 @@ from labkit.check import (
     Wrong,
     bind,
     call_learner,
+    describe,
     want_callable,
     want_number,
 )
 from labkit.data import load_digits
-from labkit.deploy import ptq_int8
-from labkit.lowbit import packed_bytes
-from labkit.measure import graph_tensors, tensor_bytes
+from labkit.deploy import graph_bytes_by_dtype, ptq_int8
+from labkit.measure import file_bytes, graph_tensors, tensor_bytes
 from labkit.models import fold_batchnorm
 from labkit.quantize import qparams
 from labkit.zoo import load_pretrained
@@ -52,11 +52,26 @@ def _check_q1(scale, zero_point) -> str:
     zero_point = want_number(zero_point, "the zero point")
     truth_scale = (3.0 - -1.0) / 255
     truth_zero = round(0 - -1.0 / truth_scale)
-    if math.isclose(scale, 4.0 / 256, rel_tol=1e-4):
+    if math.isclose(scale, 4.0 / 256, rel_tol=2e-4):
         raise Wrong(
             "0..255 has 256 values but 255 steps between them: divide the range by qmax - qmin"
         )
-    if not math.isclose(scale, truth_scale, rel_tol=1e-4):
+    if any(math.isclose(scale, s, rel_tol=1e-3) for s in (6 / 255, 3 / 127, 3 / 128)):
+        raise Wrong(
+            f"scale {scale:.6g} fits a symmetric range [-3, 3] around 0; this mapping is "
+            "asymmetric: fit the grid to [-1, 3] itself, lo to qmin and hi to qmax"
+        )
+    if math.isclose(scale, 1 / truth_scale, rel_tol=1e-2):
+        raise Wrong(
+            f"scale {scale:.6g} is inverted: it counts grid steps per real unit; the scale is "
+            "the real distance between neighbouring grid points, (hi - lo) / (qmax - qmin)"
+        )
+    if not math.isclose(scale, truth_scale, rel_tol=1e-3):
+        if math.isclose(scale, truth_scale, rel_tol=0.03):
+            raise Wrong(
+                f"scale {scale:.6g} is close: keep more digits (write the fraction, 4/255, "
+                "and let Python compute it)"
+            )
         raise Wrong(
             f"scale {scale:.6g} does not map [-1, 3] onto 0..255: the range (hi - lo) is split "
             "into qmax - qmin steps"
@@ -101,6 +116,10 @@ q1 = Question(
     solution=_solution_q1,
     wrong=[
         Planted("256 steps", (4 / 256, 64), "255 steps"),
+        Planted("symmetric range", (6 / 255, 128), "symmetric"),
+        Planted("symmetric int8 habit", (3 / 127, 128), "symmetric"),
+        Planted("inverted scale", (255 / 4, 64), "inverted"),
+        Planted("rounded too early", (0.016, 64), "keep more digits"),
         Planted("not rounded", (4 / 255, 63.75), "not an integer"),
         Planted("wrong sign", (4 / 255, -64), "sign"),
         Planted("off by one", (4 / 255, 63), "where the real 0 lands"),
@@ -109,6 +128,7 @@ q1 = Question(
     right=[
         Alternative("labkit's qparams (tensors)", _from_labkit),
         Alternative("zero point as a float", (4 / 255, 64.0)),
+        Alternative("the scale as the success message prints it", (0.01569, 64)),
     ],
 )
 
@@ -133,8 +153,20 @@ def _check_q2(my_quantize) -> str:
             x, scale, zero_point, qmin, qmax, dtype
         ).long()
         got = call_learner(fn, x.clone(), scale, zero_point, qmin, qmax, what="my_quantize")
-        if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-            raise Wrong(f"return a tensor shaped like x {tuple(x.shape)}")
+        if not isinstance(got, torch.Tensor):
+            raise Wrong(
+                f"return a torch tensor shaped like x {tuple(x.shape)}, got {describe(got)}"
+            )
+        if got.shape != x.shape:
+            raise Wrong(f"return a tensor shaped like x {tuple(x.shape)}, got {describe(got)}")
+        if got.is_complex():
+            raise Wrong(f"your result is complex ({got.dtype}): quantized values are integers")
+        if got.dtype.is_floating_point and not bool(torch.isfinite(got).all()):
+            bad = int((~torch.isfinite(got)).sum())
+            raise Wrong(
+                f"your result holds NaN or infinity in {bad} of {got.numel()} values: every "
+                "quantized value is a finite integer between qmin and qmax"
+            )
         if got.dtype.is_floating_point and not torch.equal(got, got.round()):
             raise Wrong(
                 "your result has fractions: quantized values are integers (round them), and "
@@ -144,9 +176,38 @@ def _check_q2(my_quantize) -> str:
         if int(got.min()) < qmin or int(got.max()) > qmax:
             raise Wrong(f"values outside [{qmin}, {qmax}]: clip (clamp) them to the grid")
         if not torch.equal(got, want):
-            if torch.equal(got, torch.clamp(torch.floor(x / scale) + zero_point, qmin, qmax)):
-                raise Wrong("you truncate (floor); round to the nearest grid point instead")
-            if torch.equal(got, torch.clamp(torch.round(x / scale), qmin, qmax)):
+            steps = x * (1.0 / scale)
+            for wrong_steps, message in (
+                (
+                    torch.floor(steps + 0.5),
+                    "you round halfway values up (floor(x / scale + 0.5)); PyTorch, like "
+                    "torch.round, rounds them to the even neighbour (2.5 to 2, 3.5 to 4)",
+                ),
+                (
+                    torch.sign(steps) * torch.floor(steps.abs() + 0.5),
+                    "you round halfway values away from zero; PyTorch, like torch.round, "
+                    "rounds them to the even neighbour (2.5 to 2, 3.5 to 4)",
+                ),
+                (
+                    torch.trunc(steps),
+                    "you truncate toward zero (.long() or int() drops the fraction, so -1.7 "
+                    "becomes -1); round to the nearest grid point instead",
+                ),
+                (
+                    torch.floor(steps),
+                    "you truncate (floor); round to the nearest grid point instead",
+                ),
+            ):
+                if torch.equal(got, torch.clamp(wrong_steps + zero_point, qmin, qmax).long()):
+                    raise Wrong(message)
+            if torch.equal(got, torch.clamp(torch.round(steps + zero_point), qmin, qmax).long()):
+                raise Wrong(
+                    "you round after adding the zero point: a halfway value then goes to the "
+                    "even neighbour of a shifted number (with zero point 3, 0.5 + 3 = 3.5 "
+                    "rounds to 4, where round(0.5) + 3 = 3). Round x / scale first, then add "
+                    "the zero point, as PyTorch does"
+                )
+            if torch.equal(got, torch.clamp(torch.round(steps), qmin, qmax).long()):
                 raise Wrong("add the zero point after rounding")
             off = int((got != want).sum())
             raise Wrong(
@@ -169,8 +230,10 @@ q2 = Question(
     hints=[
         "Three steps: put x on the grid's scale, move it so the real 0 sits at the zero point, "
         "and keep it inside [qmin, qmax]. Each value must become an integer.",
-        "Dividing by the scale gives grid units; torch.round goes to the nearest integer and "
-        "torch.clamp keeps values inside a range.",
+        "Try one number by hand first: with scale 0.25 and zero point 3, the real 1.0 lies "
+        "4 steps above the real 0, which sits at the integer 3, so it lands on 7; on the grid "
+        "0..15, the real 9.0 would land past 15 and stays at 15. Then look for the torch "
+        "functions that do each step to every element of x at once.",
     ],
     solution=_solution_q2,
     wrong=[
@@ -180,6 +243,28 @@ q2 = Question(
             (lambda x, s, z, lo, hi: torch.clamp(torch.floor(x / s) + z, lo, hi),),
             "round to the nearest",
         ),
+        Planted(
+            "halves rounded up",
+            (lambda x, s, z, lo, hi: torch.clamp(torch.floor(x / s + 0.5) + z, lo, hi),),
+            "even neighbour",
+        ),
+        Planted(
+            "truncated toward zero",
+            (lambda x, s, z, lo, hi: torch.clamp((x / s).long() + z, lo, hi),),
+            "toward zero",
+        ),
+        Planted(
+            "truncated after the zero point",
+            (lambda x, s, z, lo, hi: torch.clamp(x / s + z, lo, hi).long(),),
+            "toward zero",
+        ),
+        Planted(
+            "rounded after adding the zero point",
+            (lambda x, s, z, lo, hi: torch.clamp(torch.round(x / s + z), lo, hi),),
+            "after adding the zero point",
+        ),
+        Planted("a NumPy array", (lambda x, s, z, lo, hi: x.numpy().round(),), "ndarray"),
+        Planted("NaN", (lambda x, s, z, lo, hi: x * float("nan"),), "NaN"),
         Planted(
             "no zero point",
             (lambda x, s, z, lo, hi: torch.clamp(torch.round(x / s), lo, hi),),
@@ -212,64 +297,97 @@ q2 = Question(
 # --------------------------------------------------------------------------- Q3: size ratio
 
 
-@functools.cache
-def _true_ratio() -> float:
-    return tensor_bytes(_folded()) / tensor_bytes(_int8_reference())
+def _zero_point_bytes(int8_ref) -> int:
+    """Bytes of the int64 weight zero points the int8 graph reads (8 bytes each)."""
+    return graph_bytes_by_dtype(int8_ref)["int64"]
 
 
 @functools.cache
-def _unfolded_ratio() -> float:
-    return tensor_bytes(load_pretrained("baseline")) / tensor_bytes(_int8_reference())
-
-
-@functools.cache
-def _estimated_ratio() -> float:
-    return tensor_bytes(_folded()) / packed_bytes(_folded(), 8)
+def _ratios() -> dict[str, float]:
+    """The right answer and the ratios of the common mistakes, for the course's models."""
+    folded, int8_ref = _folded(), _int8_reference()
+    f32, int8 = tensor_bytes(folded), tensor_bytes(int8_ref)
+    zero_points = _zero_point_bytes(int8_ref)
+    int8_weights = sum(t.numel() for t in graph_tensors(int8_ref).values() if t.dtype == torch.int8)
+    return {
+        "truth": f32 / (int8 - zero_points // 2),
+        "int64": f32 / int8,
+        "int16": f32 / (int8 - 3 * zero_points // 4),
+        "none": f32 / (int8 - zero_points),
+        "int8 only": f32 / int8_weights,
+        "unfolded": tensor_bytes(load_pretrained("baseline")) / (int8 - zero_points // 2),
+    }
 
 
 def _check_q3(ratio) -> str:
     ratio = want_number(ratio, "the size ratio")
-    truth = _true_ratio()
+    r = _ratios()
+
+    def near(key: str) -> bool:
+        return math.isclose(ratio, r[key], rel_tol=1e-3)
+
     if ratio < 1:
-        raise Wrong(f"{ratio:.3f} is int8 / float32; the question asks float32 / int8 (> 1)")
-    if math.isclose(ratio, 4.0, rel_tol=1e-6):
         raise Wrong(
-            "4.0 is the ratio for the weights alone; measure the whole int8 model, whose "
-            "scales, zero points and float biases are stored too"
+            f"{ratio:.3f} is below 1: inverted (int8 / float32; the question asks float32 / "
+            "int8), or you counted the float weights the int8 graph carries but never reads "
+            "(torch.save and .parameters() include them; tensor_bytes counts only what the "
+            "graph reads)"
         )
-    if math.isclose(ratio, _unfolded_ratio(), rel_tol=0.002):
+    if near("truth"):
+        saved = _zero_point_bytes(_int8_reference()) // 2
+        first = _folded().features[0].weight
+        return (
+            f"{r['truth']:.2f}x: int32 zero points would save {saved} bytes. Symmetric weights "
+            f"need no zero points at all (every one is 0): without them, {r['none']:.2f}x, "
+            "the packed_bytes estimate. The rest of the gap to 4 is the float32 scales and "
+            "biases, which weigh a lot in a model this small: features.0 keeps "
+            f"{first[0].numel()} int8 weights per output channel, and 8 bytes of scale and bias "
+            "beside them. The wide block of the latency section, with 256 x 3 x 3 = 2,304 "
+            "weights per output channel, comes much closer to 4 (printed there)."
+        )
+    if near("int64"):
+        raise Wrong(
+            f"{ratio:.3f} is the ratio with int64 zero points, printed above; with int32 each "
+            "zero point takes 4 bytes instead of 8"
+        )
+    if near("none"):
+        raise Wrong(
+            f"{ratio:.3f} leaves the zero points out (the packed_bytes estimate); keep them, "
+            "at 4 bytes each as int32"
+        )
+    if near("int16"):
+        raise Wrong(f"{ratio:.3f} counts 2 bytes per zero point (int16); an int32 takes 4")
+    if near("int8 only") or math.isclose(ratio, 4.0, rel_tol=1e-4):
+        raise Wrong(
+            f"{ratio:.3f} counts only the int8 weights; the int8 graph also reads float32 "
+            "scales and biases and the zero points"
+        )
+    if near("unfolded"):
         raise Wrong(
             f"{ratio:.3f} divides the model with separate batch-norm layers (4 numbers per "
             "channel) by an int8 graph that folded them into the convolutions: not like for "
             "like. Divide the bytes of net_folded instead"
         )
-    if math.isclose(ratio, _estimated_ratio(), rel_tol=0.002):
-        raise Wrong(
-            f"{ratio:.3f} is the packed_bytes estimate; measure the real int8 model "
-            "(int8_ref), which stores more than the estimate counts"
-        )
-    if not math.isclose(ratio, truth, rel_tol=0.01):
-        raise Wrong(
-            f"{ratio:.3f} is not what the models keep: divide the bytes the float32 model "
-            "(batch norm folded) keeps by the bytes the int8 graph reads"
-        )
-    return (
-        f"{truth:.2f}x, a little less than 4: per-channel scales and biases (float32) and "
-        "zero points (int64: 8 bytes each, even though every one is 0 for symmetric weights) "
-        "are stored too. The bigger the layers, the closer to 4."
+    raise Wrong(
+        f"{ratio:.3f} is not it: take the bytes the int8 graph reads, count its zero points "
+        "at 4 bytes each instead of 8, and divide the bytes of the float32 model (batch norm "
+        "folded) by that"
     )
 
 
 def _solution_q3(net_folded, int8_ref):
-    ratio = tensor_bytes(net_folded) / tensor_bytes(int8_ref)
+    int64_zero_points = graph_bytes_by_dtype(int8_ref)["int64"]  # 8 bytes each
+    int32_bytes = tensor_bytes(int8_ref) - int64_zero_points // 2
+    ratio = tensor_bytes(net_folded) / int32_bytes
     return ratio
 
 
 def _by_hand(net_folded, int8_ref):
     used = graph_tensors(int8_ref).values()
+    as_int32 = [4 if t.dtype == torch.int64 else t.element_size() for t in used]
     return (
         sum(p.numel() * 4 for p in net_folded.parameters())
-        / sum(t.numel() * t.element_size() for t in used),
+        / sum(t.numel() * size for t, size in zip(used, as_int32, strict=True)),
     )
 
 
@@ -277,18 +395,38 @@ q3 = Question(
     answers=["ratio"],
     checker=_check_q3,
     hints=[
-        "Count the bytes each model keeps for inference, then divide float32 by int8. Compare "
-        "like with like: the int8 graph has batch norm folded into its convolutions.",
-        "labkit's tensor_bytes(model) counts them; for the int8 graph it counts only the "
-        "tensors the graph reads.",
+        "Start from what the int8 graph reads, by dtype (printed above). Which entry holds the "
+        "zero points, and how many bytes would it take if each zero point were an int32?",
+        "An int64 takes 8 bytes and an int32 4, so that entry halves and every other one stays. "
+        "Compare like with like: divide the bytes of the float32 model with batch norm folded "
+        "by the new total.",
     ],
     solution=_solution_q3,
     wrong=[
-        Planted("the weights alone", (4.0,), "weights alone"),
-        Planted("inverted", lambda: (1 / _true_ratio(),), "int8 / float32"),
-        Planted("batch norm not folded", lambda: (_unfolded_ratio(),), "like for like"),
-        Planted("the estimate", lambda: (_estimated_ratio(),), "estimate"),
-        Planted("far off", (3.0,), "what the models keep"),
+        Planted("int64 zero points, as printed", lambda: (_ratios()["int64"],), "int64"),
+        Planted("zero points dropped", lambda: (_ratios()["none"],), "leaves the zero points"),
+        Planted("int16 zero points", lambda: (_ratios()["int16"],), "int16"),
+        Planted("the int8 weights alone", lambda: (_ratios()["int8 only"],), "only the int8"),
+        Planted("exactly 4", (4.0,), "only the int8"),
+        Planted("inverted", lambda: (1 / _ratios()["truth"],), "inverted"),
+        Planted(
+            "torch.save sizes",
+            lambda net_folded, int8_ref: (file_bytes(net_folded) / file_bytes(int8_ref),),
+            "never reads",
+        ),
+        Planted(
+            "every parameter and buffer of the int8 module",
+            lambda net_folded, int8_ref: (
+                tensor_bytes(net_folded)
+                / sum(
+                    t.numel() * t.element_size()
+                    for t in [*int8_ref.parameters(), *int8_ref.buffers()]
+                ),
+            ),
+            "never reads",
+        ),
+        Planted("batch norm not folded", lambda: (_ratios()["unfolded"],), "like for like"),
+        Planted("far off", (3.0,), "is not it"),
         Planted("a string", ("3.7",), "not the text"),
     ],
     right=[Alternative("counted by hand", _by_hand)],
