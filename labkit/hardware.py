@@ -48,6 +48,12 @@ class CpuFeatures:
         return self.x86 and self.compiler is not None
 
     @property
+    def int8_fast_path(self) -> bool:
+        """True where int8 kernels should beat compiled float32 on real-size layers: the int8
+        path runs, and the CPU has int8 dot products (VNNI) or matrix tiles (AMX)."""
+        return self.int8_speed_path and (self.vnni or self.amx)
+
+    @property
     def notes(self) -> list[str]:
         """One sentence per feature on what it means for the lessons."""
         return [int8_expectation(self), bf16_expectation(self), compiler_note(self)]
@@ -181,8 +187,8 @@ def int8_expectation(cpu: CpuFeatures | None = None) -> str:
             "per-layer costs dominate."
         )
     return (
-        "int8: x86 without VNNI; int8 models are 4x smaller, but expect a modest speed-up at "
-        "best over compiled float32."
+        "int8: x86 without VNNI or AMX; int8 models are nearly 4x smaller (scales, zero points "
+        "and biases stay wider), but expect a modest speed-up at best over compiled float32."
     )
 
 
