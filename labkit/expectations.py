@@ -22,9 +22,11 @@ import torch
 
 from labkit._validate import check_choice, check_float, check_int
 from labkit.data import data_dir, load_digits
+from labkit.deploy import ptq_int8, time_float32_and_int8
 from labkit.env import versions
 from labkit.hardware import cpu_features
 from labkit.measure import compare_latency, measure_latency
+from labkit.models import wide_block
 from labkit.prune import apply_masks, global_magnitude_masks, prune_channels
 from labkit.train import train_small_cnn
 from labkit.zoo import load_pretrained
@@ -76,11 +78,34 @@ def _zeros(base: torch.nn.Module, batch: torch.Tensor) -> torch.nn.Module:
     return apply_masks(net, global_magnitude_masks(net, 0.9)).eval()
 
 
+def _int8_speedup(block: bool) -> float:
+    """int8 against float32, both compiled (0 where this machine cannot compile them)."""
+    if block:
+        net, example = wide_block()
+        calibration = [torch.randn(8, *example.shape[1:]).relu() for _ in range(2)]
+    else:
+        data = load_digits()
+        net, example, calibration = (
+            load_pretrained("baseline"),
+            data.test.X[:256],
+            data.train.X[:256],
+        )
+    timing = time_float32_and_int8(net, ptq_int8(net, calibration), example, verbose=False)
+    return timing.int8_speedup.median if timing.int8_speedup else 0.0
+
+
 PROBES: dict[str, Probe] = {
     "00.latency_one_image_ms": Probe(
         "the baseline's latency on one image, eager", "ms", _latency_one_image
     ),
     "01.explorer_run_s": Probe("one explorer run: 4 epochs on 1,000 images", "s", _explorer_run),
+    "02.live_evaluation_s": Probe(
+        "one live evaluation: 3 epochs on 1,000 images",
+        "s",
+        lambda: (
+            train_small_cnn(load_digits().with_train_subset(1000), epochs=3, progress=False).seconds
+        ),
+    ),
     "03.slim_speedup": Probe(
         "half the channels removed vs the baseline, 256 images, eager",
         "x",
@@ -88,6 +113,16 @@ PROBES: dict[str, Probe] = {
     ),
     "03.zeros_speedup": Probe(
         "90% zeros vs the baseline, 256 images, eager", "x", lambda: _speedup_of(_zeros)
+    ),
+    "04.int8_course_speedup": Probe(
+        "int8 vs float32, both compiled, the course model on 256 images",
+        "x",
+        lambda: _int8_speedup(block=False),
+    ),
+    "04.int8_block_speedup": Probe(
+        "int8 vs float32, both compiled, a 256-channel block on one image",
+        "x",
+        lambda: _int8_speedup(block=True),
     ),
 }
 

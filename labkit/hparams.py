@@ -10,6 +10,7 @@ from torch import nn
 
 from labkit._validate import check_module
 from labkit.data import Dataset, check_dataset
+from labkit.expectations import expected
 from labkit.plots import plot_curves
 from labkit.train import Trial, train_small_cnn
 
@@ -106,6 +107,7 @@ class Explorer:
             f"{label}: validation {trial.val_accuracy}; {trial.n_params:,} parameters; "
             f"{trial.seconds:.1f} s"
         )
+        print(expected("01.explorer_run_s", trial.seconds))
 
     def _on_click(self, _button) -> None:
         self.button.disabled, self.button.description = True, "Training..."

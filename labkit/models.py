@@ -204,3 +204,22 @@ def footprint(name: str) -> dict[str, int]:
         "parameters": sum(p.numel() for p in net.parameters()),
         "bytes": sum(t.numel() * t.element_size() for t in net.state_dict().values()),
     }
+
+
+def wide_block(
+    channels: int = 256, size: int = 14, seed: int = 0
+) -> tuple[nn.Module, torch.Tensor]:
+    """A block like those in the middle of ResNet-18: two 3x3 convolutions of ``channels``
+    channels with ReLUs (random weights), and one input image of ``size`` x ``size``: layers of
+    real width, where int8 arithmetic, not per-layer overhead, decides the time.
+
+    Lesson: notebooks/04_quantization.ipynb, "Where int8 pays: a block of real size".
+    """
+    torch.manual_seed(seed)
+    block = nn.Sequential(
+        nn.Conv2d(channels, channels, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(channels, channels, 3, padding=1),
+        nn.ReLU(),
+    ).eval()
+    return block, torch.randn(1, channels, size, size).relu()

@@ -398,7 +398,8 @@ def plot_savings(
 ) -> plt.Axes:
     """Grouped bars of ratios against a baseline (above 1: it saves), one group per model and
     one bar per measure, e.g. {"slim": {"file bytes": 3.9, "MACs": 3.8, "speed": 2.1}}. A
-    dashed line marks 1 (no saving).
+    dashed line marks 1 (no saving). A value of None (not measured) draws no bar, labelled
+    "n/a".
 
     Lesson: notebooks/03_pruning.ipynb, "Structured pruning that really removes channels".
     """
@@ -408,9 +409,11 @@ def plot_savings(
     ax = _axes(ax)
     width = 0.8 / len(measures)
     for i, measure in enumerate(measures):
-        values = [float(savings[model][measure]) for model in savings]
-        bars = ax.bar(np.arange(len(savings)) + i * width, values, width=width, label=measure)
-        ax.bar_label(bars, fmt="%.1fx", fontsize=8)
+        values = [savings[model][measure] for model in savings]
+        heights = [0.0 if v is None else float(v) for v in values]
+        bars = ax.bar(np.arange(len(savings)) + i * width, heights, width=width, label=measure)
+        labels = ["n/a" if v is None else f"{float(v):.1f}x" for v in values]
+        ax.bar_label(bars, labels=labels, fontsize=8)
     ax.axhline(1, color="grey", ls="--", lw=1)
     ax.set_xticks(np.arange(len(savings)) + width * (len(measures) - 1) / 2, list(savings))
     ax.set_ylabel("baseline / model (x)")

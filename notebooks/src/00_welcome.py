@@ -237,7 +237,9 @@ print(f"learned parameters: {labkit.count_parameters(baseline):,}")
 print(f"bytes of numbers it holds: {labkit.format_bytes(labkit.tensor_bytes(baseline))}")
 print(f"size of its file on disk: {labkit.format_bytes(labkit.file_bytes(baseline))}")
 print(f"multiply-accumulates per image: {labkit.count_macs(baseline, one_image):,}")
-print(f"latency for one image: {labkit.measure_latency(baseline, one_image, runs=30)}")
+latency = labkit.measure_latency(baseline, one_image, runs=30)
+print(f"latency for one image: {latency}")
+print(labkit.expected("00.latency_one_image_ms", latency.median_ms))
 
 # %% [markdown]
 # These four measurements (parameters, bytes, operations, milliseconds) are the quantities

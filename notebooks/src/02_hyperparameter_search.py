@@ -54,6 +54,7 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import optuna
+from IPython.display import display
 from matplotlib.ticker import MaxNLocator
 from optuna.visualization.matplotlib import plot_intermediate_values, plot_optimization_history
 from scipy.interpolate import PchipInterpolator
@@ -72,6 +73,7 @@ from labkit.search import (
     search,
 )
 from labkit.search_table import SearchTable, noise_band, replay
+from labkit.widgets import SearchPicker
 
 data = labkit.load_digits()
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -100,6 +102,7 @@ start = time.perf_counter()
 error = objective(config)
 live_seconds = time.perf_counter() - start
 print(f"{config} -> validation error {error:.3f}, trained and validated in {live_seconds:.1f} s")
+print(labkit.expected("02.live_evaluation_s", live_seconds))
 
 # %% [markdown]
 # ## Grid or random: the cost
@@ -703,6 +706,17 @@ labkit.expect(
 # Every search here chooses by validation error, so the validation error of the winner
 # flatters it a little; its honest score comes from the test images, used once, after the
 # search is over.
+
+# %% [markdown]
+# ## Explore: budget and strategies
+#
+# Pick strategies and a budget: the regret curves up to that budget, the noise band shaded, and
+# how many of the repetitions reached it. Try a budget of 5 evaluations, then the largest: which
+# strategies need the whole budget to get there?
+
+# %%
+picker = SearchPicker(table, result, band)
+display(picker)
 
 # %% [markdown]
 # ## More repetitions, sharper answers

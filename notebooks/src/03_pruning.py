@@ -42,6 +42,7 @@ import copy
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -63,6 +64,7 @@ from labkit.plots import (
     plot_histogram,
     plot_over_seeds,
     plot_savings,
+    plot_tradeoff,
     show_kernels,
 )
 from labkit.prune import (
@@ -81,6 +83,7 @@ from labkit.prune import (
     zero_neurons,
 )
 from labkit.stats import compare_models, mcnemar_exact, seed_interval
+from labkit.widgets import SparsityExplorer
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline")
@@ -220,6 +223,18 @@ labkit.expect(accuracy["layer-wise"].value < 0.5, "layer-wise should lose most a
 # pruning, which loses most of it already at 50% without fine-tuning. That spread follows each
 # layer's *weight scale*, which is not the same thing as importance when batch norm follows
 # the layer: the section "What batch norm does to importance" below shows it.
+
+# %% [markdown]
+# ## Explore: sparsity, mask and accuracy
+#
+# Move the slider: the mask of `features.4` (white kept, black pruned), the validation accuracy
+# of the whole model pruned that way without fine-tuning (with its 95% interval), and its size
+# in the sparse format. Switch between global and layer-wise pruning and watch where the cut
+# falls.
+
+# %%
+sparsity_app = SparsityExplorer(net, data)
+display(sparsity_app)
 
 # %% [markdown]
 # ## Sensitivity analysis: which layers can lose the most?
@@ -788,6 +803,7 @@ macs = {"baseline": count_macs(net, x1), "90% zeros": count_macs(sparse90, x1)}
 print(f"dense file: baseline {file_bytes(net):,} B, 90% zeros {file_bytes(sparse90):,} B")
 print(f"multiply-adds per image: baseline {macs['baseline']:,}, 90% zeros {macs['90% zeros']:,}")
 print(f"baseline time / 90% zeros time (eager, batch of 256): {zeros_ratio!s}")
+print(labkit.expected("03.zeros_speedup", zeros_ratio.median))
 
 packed = pack_sparse(sparse90)  # each pruned weight: {"shape", "bitmap", "values"}
 as_bitmaps = [v for v in packed.values() if isinstance(v, dict)]
@@ -852,6 +868,7 @@ for label, m in [("baseline", net), ("50% channels removed", slim)]:
 lat = compare_latency({"baseline": net, "90% zeros": sparse90, "slim": slim}, batch)
 speedup = lat.ratio("slim", "baseline")
 print(f"baseline time / slim time (eager, batch of 256): {speedup!s}")
+print(labkit.expected("03.slim_speedup", speedup.median))
 print(f"test accuracy right after pruning: {slim_before}")
 print(f"after 3 epochs of fine-tuning: {labkit.evaluate(slim, data.test)}")
 print(compare_models(net, slim, data.test, names=("baseline", "slim, fine-tuned")))
@@ -889,6 +906,46 @@ labkit.expect_above(
 # round), with nothing but standard dense kernels: the sparse format saves bytes only, the
 # zeros nothing. That is why structured pruning is what deployments use. `labkit bench prune`
 # measures all of this at several sparsities, compiled against compiled too.
+
+# %% [markdown]
+# ## Accuracy against size, drawn
+#
+# The models of this notebook that were fine-tuned after pruning, each stored the way that saves
+# the most (the sparse format for zeros, an ordinary file for the slim model), against the
+# baseline's file: test accuracy with its 95% interval against the bytes on disk.
+
+# %%
+drawn = {
+    "baseline": (net, file_bytes(net)),
+    "80% zeros, fine-tuned": (
+        tuned[0.8, tune_seeds[0], "one-shot + fine-tune"],
+        sparse_state_bytes(tuned[0.8, tune_seeds[0], "one-shot + fine-tune"]),
+    ),
+    "90% zeros, fine-tuned": (sparse90, sparse_state_bytes(sparse90)),
+    "half the channels, fine-tuned": (slim, file_bytes(slim)),
+}
+accuracy = {label: labkit.evaluate(model, data.test) for label, (model, _) in drawn.items()}
+plot_tradeoff(
+    [size for _, size in drawn.values()],
+    [a.value for a in accuracy.values()],
+    labels=list(drawn),
+    yerr=[a.interval for a in accuracy.values()],
+    xlabel="bytes on disk (log scale)",
+    ylabel="test accuracy",
+    title="accuracy against size, with 95% intervals",
+    logx=True,
+)
+plt.show()
+for label, (model, _) in list(drawn.items())[1:]:
+    print(compare_models(net, model, data.test, names=("baseline", label)))
+labkit.expect(
+    all(size < file_bytes(net) for _, size in list(drawn.values())[1:]),
+    "every pruned model should take fewer bytes than the baseline's file",
+)
+
+# %% [markdown]
+# **Notice:** every pruned model takes fewer bytes than the baseline; the paired comparisons
+# printed under the picture say which of them also lose accuracy detectably.
 
 # %% [markdown]
 # ## Exercises

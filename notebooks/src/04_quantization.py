@@ -47,6 +47,7 @@ import statistics
 import matplotlib.pyplot as plt
 import torch
 import torchao.quantization.pt2e  # noqa: F401  (registers PyTorch's quantized_decomposed ops)
+from IPython.display import display
 from torchao.quantization.pt2e.observer import MinMaxObserver, PerChannelMinMaxObserver
 
 from labkit import lowbit
@@ -62,10 +63,11 @@ from labkit.deploy import (
 from labkit.exercises import ____, lab04
 from labkit.hardware import int8_expectation
 from labkit.measure import count_macs, tensor_bytes
-from labkit.models import fold_batchnorm
-from labkit.plots import plot_histogram, plot_quantization_grid
+from labkit.models import fold_batchnorm, wide_block
+from labkit.plots import plot_histogram, plot_quantization_grid, plot_savings, plot_tradeoff
 from labkit.prune import apply_masks, global_magnitude_masks, keep_masks
 from labkit.stats import mcnemar_exact
+from labkit.widgets import BitsExplorer
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline").eval()
@@ -552,6 +554,8 @@ labkit.expect(
 batch = data.test.X[:256]
 course_timing = time_float32_and_int8(net, int8_ref, batch)
 print(course_timing.report())
+if course_timing.int8_speedup:
+    print(labkit.expected("04.int8_course_speedup", course_timing.int8_speedup.median))
 # Compiled kernels round a little differently from the reference graph; on the batch
 # compiled above (another batch size would compile again), how often do they agree?
 with torch.inference_mode():
@@ -578,14 +582,7 @@ if course_timing.compile_speedup is not None:
 # images, but in layers 8 to 16 times wider:
 
 # %%
-torch.manual_seed(0)
-block = torch.nn.Sequential(
-    torch.nn.Conv2d(256, 256, 3, padding=1),
-    torch.nn.ReLU(),
-    torch.nn.Conv2d(256, 256, 3, padding=1),
-    torch.nn.ReLU(),
-).eval()
-image = torch.randn(1, 256, 14, 14).relu()
+block, image = wide_block(channels=256, size=14)  # two 3x3 convolutions and their ReLUs
 block_int8 = ptq_int8(block, [torch.randn(8, 256, 14, 14).relu() for _ in range(2)])
 block_macs, course_macs = count_macs(block, image), count_macs(net, batch)
 print(f"multiply-accumulates per call: block {block_macs:,}, course model {course_macs:,}")
@@ -597,6 +594,8 @@ labkit.expect(
 )
 block_timing = time_float32_and_int8(block, block_int8, image, runs=10)
 print(block_timing.report())
+if block_timing.int8_speedup:
+    print(labkit.expected("04.int8_block_speedup", block_timing.int8_speedup.median))
 fast_int8 = cpu.int8_fast_path  # x86, a working compiler, and VNNI or AMX
 if fast_int8 and block_timing.int8_speedup and course_timing.int8_speedup:
     labkit.expect_above("block int8 speed-up, slowest round", block_timing.int8_speedup.low, 1.0)
@@ -706,7 +705,20 @@ plt.show()
 # 3 and 2 bits PTQ loses detectably; and one epoch of QAT wins back more than half of the
 # 2-bit loss, in every seed (the line above the figure). The 2-bit model stores 16x fewer
 # bits per weight than float32.
+
+# %% [markdown]
+# ## Explore: how many bits?
 #
+# Move the slider: the weights of `features.4` with the grid drawn over them, the rounding error,
+# and the validation accuracy of the whole model with every weight rounded to that many bits
+# (after training, no fine-tuning). Switch "one grid per channel" off to see why per-channel
+# grids matter below 8 bits.
+
+# %%
+bits_app = BitsExplorer(net, data)
+display(bits_app)
+
+# %% [markdown]
 # ## Codebook (k-means) quantization
 #
 # A uniform grid spaces its values evenly; a **codebook** puts 2^bits values where the weights
@@ -813,6 +825,64 @@ labkit.expect(costs["PTQ: export + prepare + convert"] > ptq_seconds["calibrate"
 # here, so the honest comparison is the "PTQ total" row: all of post-training quantization
 # still costs less than the default quantization-aware training recipe (its epochs times the
 # epoch above), and real recipes for larger models train for many more epochs.
+
+# %% [markdown]
+# ## The results, drawn
+#
+# Every variant of the course model in this notebook, side by side: how much smaller it is than
+# float32 (batch norm folded on both sides), how many fewer multiply-accumulates it does (none:
+# quantization narrows the numbers, not the arithmetic's count), and how much faster it runs
+# where this machine can run it that way (int8 compiled against float32 compiled; the others
+# have no kernels of their own here: n/a); then test accuracy against size, each with its 95%
+# interval.
+
+# %%
+bf16 = lowbit.cast_model(net_folded, torch.bfloat16)
+drawn = {
+    "float32": (net_folded, f32_bytes),
+    "bfloat16": (bf16, tensor_bytes(bf16.net)),
+    "int8 (PT2E)": (int8_ref, int8_bytes),
+    "4-bit weights": (ptq[4], lowbit.packed_bytes(ptq[4], 4)),
+    "2-bit QAT": (qat_runs[0][0], lowbit.packed_bytes(qat_runs[0][0], 2)),
+    "4-bit codebook": (codebook, lowbit.packed_bytes(codebook, 4, codebook=True)),
+}
+int8_speed = course_timing.int8_speedup
+plot_savings(
+    {
+        label: {
+            "bytes": f32_bytes / size,
+            "MACs": 1.0,  # the same layers, the same count of multiply-accumulates
+            "speed": int8_speed.median if int8_speed and label.startswith("int8") else None,
+        }
+        for label, (_, size) in drawn.items()
+    },
+    title="against float32: what each variant saves",
+)
+plt.show()
+accuracy = {label: labkit.evaluate(model, data.test) for label, (model, _) in drawn.items()}
+plot_tradeoff(
+    [size for _, size in drawn.values()],
+    [a.value for a in accuracy.values()],
+    labels=list(drawn),
+    yerr=[a.interval for a in accuracy.values()],
+    xlabel="bytes the model keeps (log scale)",
+    ylabel="test accuracy",
+    title="accuracy against size, with 95% intervals",
+    logx=True,
+)
+plt.show()
+sizes = [size for _, size in drawn.values()]
+labkit.expect(sizes[0] == max(sizes), "every variant should be smaller than float32")
+labkit.expect(drawn["2-bit QAT"][1] == min(sizes), "the 2-bit model should be the smallest")
+labkit.expect(
+    all(count_macs(m, one_image) == count_macs(net_folded, one_image) for m in (ptq[4], codebook)),
+    "rounding the weights leaves the count of multiply-accumulates as it was",
+)
+
+# %% [markdown]
+# **Notice:** every variant is smaller than float32 and the 2-bit model is the smallest, while
+# the count of multiply-accumulates stays the same; where the accuracy intervals overlap, read
+# the paired comparisons above before calling one variant more accurate.
 
 # %% [markdown]
 # ## Exercises

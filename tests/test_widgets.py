@@ -1,0 +1,46 @@
+"""Each notebook's app answers a change of its controls: the picture and the numbers change,
+at once (the browser test drives them in JupyterLab too)."""
+
+import pytest
+
+from labkit.search_table import SearchTable, noise_band, replay
+from labkit.widgets import BitsExplorer, SearchPicker, SparsityExplorer
+
+
+def test_the_sparsity_slider_prunes_more_and_reads_less(baseline, data):
+    app = SparsityExplorer(baseline, data)
+    app.update()
+    before = dict(app.state)
+    app.sparsity.value = 0.9
+    assert app.state["sparsity"] == 0.9 and app.state["bytes"] < before["bytes"]
+    assert app.state["accuracy"] < before["accuracy"]
+    app.method.value = "layer-wise"
+    assert app.state["layer_sparsity"] == pytest.approx(0.9, abs=0.01)
+    assert app.state["seconds"] < 5
+    with pytest.raises(ValueError, match="argument 'layer'"):
+        SparsityExplorer(baseline, data, layer="nope")
+
+
+def test_the_bits_slider_rounds_more_coarsely_with_fewer_bits(baseline, data):
+    app = BitsExplorer(baseline, data)
+    app.update()
+    four = dict(app.state)
+    app.bits.value = 2
+    assert app.state["mse"] > four["mse"] and app.state["accuracy"] < four["accuracy"]
+    app.per_channel.value = False
+    assert app.state["mse"] > 0
+    with pytest.raises(TypeError, match="argument 'data'"):
+        BitsExplorer(baseline, "digits")
+
+
+def test_the_search_picker_follows_the_budget():
+    table = SearchTable.load()
+    result = replay(table, ["grid", "random", "tt"], budget=19, repeats=4, progress=False)
+    app = SearchPicker(table, result, noise_band(table))
+    app.update()
+    full = dict(app.state["reached"])
+    app.budget.value = 3
+    assert app.state["budget"] == 3
+    assert all(app.state["reached"][s] <= full[s] for s in full)
+    app.strategies.value = ("random",)
+    assert list(app.state["reached"]) == ["random"]
