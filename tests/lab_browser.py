@@ -86,8 +86,9 @@ def running_lab(workdir: Path):
     user = workdir / "user-settings" / "@jupyterlab" / "notebook-extension"
     user.mkdir(parents=True)
     (user / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    # The tests' own MPLBACKEND=Agg (conftest.py) would leave every figure undrawn in the lab.
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "MPLBACKEND"},
         "LABKIT_STRICT_CHECKS": "0",
         "JUPYTERLAB_SETTINGS_DIR": str(workdir / "user-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(workdir / "workspaces"),
@@ -197,31 +198,28 @@ def _wait_until_done(page, timeout_s: float) -> None:
     )
 
 
-def screenshot_cells(page, name: str, every: int = 1) -> list[Path]:
-    """Screenshots of the notebook scrolled to each cell that has a picture or a widget, and of
-    its top and end: build/browser/<notebook>-<k>.png."""
+def screenshot_cells(page, name: str, limit: int = 40) -> list[Path]:
+    """Screenshots for a person to look at: the window as the learner first sees it, then every
+    output that holds a picture or a widget, each as its own image:
+    build/browser/<notebook>-<k>.png."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     stem = Path(name).stem
     for old in SHOTS.glob(f"{stem}-*.png"):
         old.unlink()
-    cells = page.query_selector_all(".jp-Notebook .jp-Cell")
-    wanted = (
-        [0]
-        + [
-            i
-            for i, cell in enumerate(cells)
-            if cell.query_selector(
-                "img, .jupyter-widgets, .jp-RenderedHTMLCommon div[style*='color']"
-            )
-        ][::every]
-        + [len(cells) - 1]
-    )
-    paths = []
-    for k, i in enumerate(dict.fromkeys(wanted)):
-        cells[i].scroll_into_view_if_needed()
-        page.wait_for_timeout(150)
+    page.query_selector(".jp-Notebook .jp-Cell").scroll_into_view_if_needed()
+    paths = [SHOTS / f"{stem}-00.png"]
+    page.screenshot(path=str(paths[0]))
+    # A tall window, so that a tall output fits in view whole (not cut by the status bar).
+    page.set_viewport_size({"width": 1280, "height": 2400})
+    areas = [
+        a
+        for a in page.query_selector_all(".jp-Cell-outputArea")
+        if a.query_selector("img, .jupyter-widgets")
+    ]
+    for k, area in enumerate(areas[:limit], start=1):
+        area.scroll_into_view_if_needed()
         path = SHOTS / f"{stem}-{k:02d}.png"
-        page.screenshot(path=str(path))
+        area.screenshot(path=str(path))
         paths.append(path)
     return paths
 

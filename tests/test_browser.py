@@ -63,7 +63,29 @@ def _click_train(page):
     )
 
 
-INTERACTIONS = {"01_parameters_vs_hyperparameters.ipynb": [_click_train]}
+def _slide(label: str, key: str, presses: int = 3):
+    """Move the slider named ``label`` with the keyboard, as a learner could."""
+
+    def interact(page):
+        def press(widget):
+            handle = widget.locator(
+                f".widget-slider:has(label:has-text('{label}')) .noUi-handle"
+            ).first
+            handle.focus()
+            for _ in range(presses):
+                handle.press(key)
+
+        changes_after(page, f".jp-OutputArea-output:has(label:has-text('{label}'))", press)
+
+    return interact
+
+
+INTERACTIONS = {
+    "01_parameters_vs_hyperparameters.ipynb": [_click_train],
+    "02_hyperparameter_search.ipynb": [_slide("budget", "ArrowLeft")],
+    "03_pruning.ipynb": [_slide("sparsity", "ArrowRight")],
+    "04_quantization.ipynb": [_slide("bits", "ArrowLeft")],
+}
 
 
 @pytest.fixture(scope="module")
