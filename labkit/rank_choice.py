@@ -1,0 +1,163 @@
+"""Does a factorized layer pay on this CPU? Time each layer at candidate ranks against the
+original, side by side, and choose per-layer ranks from those measured times under a
+parameter budget (notebook 06 and ``labkit bench factorize``).
+
+Fewer multiply-accumulates are not less time: two or three small products each pay fixed
+costs (a kernel launch, a pass over memory, Python per layer in eager mode), so a factorized
+layer is faster only below some rank, and that rank depends on the layer's size and the CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from labkit._validate import check_float, check_int, check_module, check_tensor
+from labkit.factorize import Rank, factorize_layer, factorized_cost, kernel_error
+from labkit.measure import Ratio, compare_latency
+
+
+@dataclass(frozen=True)
+class RankOption:
+    """One layer at one rank: its parameters and multiply-accumulates (from the formulas), the
+    relative error of its kernel, the predicted speed-up (MACs of the original / MACs at this
+    rank) and the measured one (median over interleaved rounds; ``None`` if not timed).
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Does it pay on this CPU?".
+    """
+
+    rank: Rank
+    params: int
+    macs: int
+    error: float
+    predicted: float
+    measured: Ratio | None
+
+
+def layer_inputs(
+    net: nn.Module, example: torch.Tensor, names: list[str]
+) -> dict[str, torch.Tensor]:
+    """The input each named layer receives when ``net`` runs on ``example`` (for timing the
+    layer alone, on what it really sees).
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Does it pay on this CPU?".
+    """
+    check_module("net", net)
+    check_tensor("example", example)
+    modules = dict(net.named_modules())
+    for name in names:
+        if name not in modules:
+            raise ValueError(f"argument 'names' holds {name!r}, which is not a layer of 'net'")
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(_module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
+            seen.setdefault(name, inputs[0].detach().clone())  # returns None: output unchanged
+
+        return hook
+
+    handles = [modules[n].register_forward_hook(keep(n)) for n in names]
+    was_training = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(example)
+    finally:
+        for h in handles:
+            h.remove()
+        net.train(was_training)
+    return seen
+
+
+def time_ranks(
+    layer: nn.Module,
+    x: torch.Tensor,
+    ranks: list[Rank],
+    method: str = "svd",
+    rounds: int = 3,
+    runs: int = 10,
+) -> list[RankOption]:
+    """``layer`` factorized at each of ``ranks`` and timed against the original on its input
+    ``x``, all in interleaved rounds (eager against eager).
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Does it pay on this CPU?".
+    """
+    check_module("layer", layer)
+    check_tensor("x", x)
+    if not isinstance(ranks, list | tuple) or not ranks:
+        raise ValueError(f"argument 'ranks' must be a non-empty list of ranks, got {ranks!r}")
+    rounds = check_int("rounds", rounds, min_value=1, max_value=100)
+    runs = check_int("runs", runs, min_value=3, max_value=10_000)
+    in_hw = tuple(x.shape[-2:]) if x.ndim == 4 else (1, 1)
+    kind = method if x.ndim == 4 else "svd"
+    original = factorized_cost(layer, None, kind, in_hw)
+    built = {str(r): factorize_layer(layer, r, kind).eval() for r in ranks}  # checks each rank
+    timings = compare_latency({"original": layer.eval(), **built}, x, rounds=rounds, runs=runs)
+    options = []
+    for r in ranks:
+        cost = factorized_cost(layer, r, kind, in_hw)
+        options.append(
+            RankOption(
+                rank=r,
+                params=cost["params"],
+                macs=cost["macs"],
+                error=kernel_error(layer.weight, r, kind),
+                predicted=original["macs"] / cost["macs"],
+                measured=timings.ratio(str(r), "original"),
+            )
+        )
+    return options
+
+
+def choose_ranks(
+    options: dict[str, list[RankOption]],
+    original_params: dict[str, int],
+    budget: float,
+    min_speedup: float = 1.0,
+) -> dict[str, Rank]:
+    """Per layer, a rank measured to run at least ``min_speedup`` times faster than the
+    original (in its slowest round), so that the layers' parameters fit in ``budget`` (a
+    fraction of ``original_params``' total) with the least kernel error: every layer starts at
+    its smallest such rank, then the step that removes the most squared error per added
+    parameter is taken while the budget allows. A layer with no such rank stays as it was (it
+    is left out of the result).
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Choosing ranks from measured times".
+    """
+    budget = check_float("budget", budget, low=0, high=1, low_inclusive=False)
+    min_speedup = check_float("min_speedup", min_speedup, low=0)
+    if not isinstance(options, dict) or set(options) - set(original_params):
+        raise ValueError(
+            "argument 'original_params' must give a count for every layer in 'options'"
+        )
+    fast = {
+        name: sorted(
+            (o for o in opts if o.measured is not None and o.measured.low >= min_speedup),
+            key=lambda o: o.params,
+        )
+        for name, opts in options.items()
+    }
+    fast = {name: opts for name, opts in fast.items() if opts}
+    step = {name: 0 for name in fast}
+    limit = budget * sum(original_params[n] for n in options)
+
+    def total() -> int:
+        kept = sum(original_params[n] for n in options if n not in fast)
+        return kept + sum(fast[n][step[n]].params for n in fast)
+
+    while True:
+        best, best_gain = None, 0.0
+        for name, i in step.items():
+            if i + 1 < len(fast[name]):
+                now, nxt = fast[name][i], fast[name][i + 1]
+                extra = nxt.params - now.params
+                if total() + extra <= limit and extra > 0:
+                    gain = (now.error**2 - nxt.error**2) / extra
+                    if gain > best_gain:
+                        best, best_gain = name, gain
+        if best is None:
+            break
+        step[best] += 1
+    return {name: fast[name][i].rank for name, i in step.items()}
