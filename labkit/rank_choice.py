@@ -161,3 +161,58 @@ def choose_ranks(
             break
         step[best] += 1
     return {name: fast[name][i].rank for name, i in step.items()}
+
+
+# The course model's ranks in notebook 06 ("Fine-tuning wins back the accuracy"): each leaves
+# at least 3x fewer parameters in the whole model. The benchmark and the probes use them too.
+COURSE_RANKS: dict[str, dict[str, Rank]] = {
+    "svd": {"features.4": 8, "features.8": 8},
+    "spatial": {"features.4": 8, "features.8": 8},
+    "tucker": {"features.4": (12, 8), "features.8": (12, 12)},
+}
+
+
+def wide_convs(net: nn.Module, min_channels: int = 64) -> dict[str, nn.Conv2d]:
+    """The 3x3 convolutions of ``net`` with at least ``min_channels`` input channels: in a
+    ResNet, the layers that hold nearly all the weights and time.
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Does it pay on this CPU?".
+    """
+    check_module("net", net)
+    min_channels = check_int("min_channels", min_channels, min_value=1)
+    return {
+        name: m
+        for name, m in net.named_modules()
+        if type(m) is nn.Conv2d
+        and m.kernel_size == (3, 3)
+        and m.groups == 1
+        and m.in_channels >= min_channels
+    }
+
+
+def time_layers(
+    net: nn.Module,
+    example: torch.Tensor,
+    names: list[str],
+    fractions: tuple[float, ...] = (1 / 8, 1 / 4, 1 / 2),
+    method: str = "tucker",
+    rounds: int = 2,
+    runs: int = 3,
+    progress: bool = True,
+) -> dict[str, list[RankOption]]:
+    """:func:`time_ranks` for each named convolution of ``net`` on the input it receives from
+    ``example``, at ranks that are ``fractions`` of its smaller channel count.
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Does it pay on this CPU?".
+    """
+    from tqdm.auto import tqdm  # the progress bar, only where layers are timed
+
+    inputs = layer_inputs(net, example, names)
+    modules = dict(net.named_modules())
+    options = {}
+    for name in tqdm(names, desc=f"timing {len(names)} layers", disable=not progress):
+        layer = modules[name]
+        channels = min(layer.weight.shape[:2])
+        ranks = sorted({max(1, round(f * channels)) for f in fractions})
+        options[name] = time_ranks(layer, inputs[name], ranks, method, rounds, runs)
+    return options
