@@ -51,7 +51,8 @@ from labkit import factorize as lf
 from labkit import rank_choice
 from labkit.exercises import ____, lab06
 from labkit.measure import compare_latency, count_macs, count_parameters
-from labkit.plots import plot_predicted_vs_measured, plot_savings, plot_spectra
+from labkit.plots import plot_savings
+from labkit.rank_choice import plot_predicted_vs_measured, plot_spectra
 from labkit.widgets import RankCalculator
 
 data = labkit.load_digits()
