@@ -267,7 +267,7 @@ def plot_predicted_vs_measured(
     for name, pairs in points.items():
         xy = np.asarray(pairs, dtype=float).reshape(-1, 2)
         everything.append(xy)
-        ax.plot(xy[:, 0], xy[:, 1], "o-", label=name)
+        ax.plot(xy[:, 0], xy[:, 1], "o", alpha=0.8, label=name)
     xy = np.concatenate(everything)
     lo, hi = min(xy.min(), 0.5), max(xy.max(), 2)
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1, label="time follows MACs")

@@ -439,27 +439,29 @@ for method, saved in savings.items():
 # alone, on the input it really receives, at several ranks against the original (eager
 # against eager, interleaved rounds): the course model's two larger convolutions on one
 # image, and every 3x3 convolution of a real-size model, ResNet-18 at 224x224 (random
-# weights: only sizes and times matter here). We time on **one thread**, here and in the
-# next section: the ratios then compare the layers' arithmetic rather than how well two
-# threads share a small job, and other work on the machine disturbs them less. Each point is
-# one layer at one rank: the speed-up the MACs predict, and the one measured.
+# weights: only sizes and times matter here). The course layers are timed with the threads
+# `labkit.setup()` chose, like the whole model above; ResNet-18 on **one thread**, here and
+# in the next section, so that its ratios compare the layers' arithmetic rather than how
+# well two threads share a job, and other work on the machine disturbs them less. Each point
+# is one layer at one rank: the speed-up the MACs predict, and the one measured.
 
 # %%
-threads = torch.get_num_threads()
-torch.set_num_threads(1)  # until the end of the next section
-resnet = labkit.create_model("resnet18", seed=0).eval()
-image = torch.randn(1, 3, 224, 224)
-resnet_layers = rank_choice.wide_convs(resnet)  # its 3x3 convolutions, 64 channels and more
 course_inputs = rank_choice.layer_inputs(net, one_image, ["features.4", "features.8"])
 options, points = {}, {"course model, 1 image": []}
 for name in ["features.4", "features.8"]:
     opts = rank_choice.time_ranks(course_layers[name], course_inputs[name], [2, 4, 8], "tucker")
     points["course model, 1 image"] += [(o.predicted, o.measured.median) for o in opts]
     options[name] = opts
+
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # until the end of the next section
+resnet = labkit.create_model("resnet18", seed=0).eval()
+image = torch.randn(1, 3, 224, 224)
+resnet_layers = rank_choice.wide_convs(resnet)  # its 3x3 convolutions, 64 channels and more
 # ranks of 1/8, 1/4 and 1/2 of each layer's channels, 2 rounds of 3 calls (a few seconds)
 resnet_options = rank_choice.time_layers(resnet, image, list(resnet_layers))
 for name, opts in resnet_options.items():
-    stage = f"resnet18 {name.split('.')[0]}"
+    stage = f"resnet18 {name.split('.')[0]}, 1 thread"
     points.setdefault(stage, []).extend((o.predicted, o.measured.median) for o in opts)
 options.update(resnet_options)
 plot_predicted_vs_measured(points, title="Tucker-2, layer by layer: predicted vs measured")
@@ -473,14 +475,21 @@ course_points = points["course model, 1 image"]
 every_point = [p for series in points.values() for p in series]
 labkit.expect(all(m < 1 for _, m in course_points), "the course layers should be slower")
 labkit.expect(wide.measured.low > 1, "the wide layer at a quarter rank should be faster")
-labkit.expect(all(m < p for p, m in every_point), "no layer should reach its predicted speed-up")
+resnet_points = [p for name, series in points.items() if "resnet" in name for p in series]
+faster = sum(m > 1 for _, m in resnet_points) / len(resnet_points)
+print(f"{faster:.0%} of ResNet-18's layer-rank pairs run faster than the original layer")
+labkit.expect(faster > 0.5, "most of ResNet-18's factorized layers should be faster")
+below = sum(m < p for p, m in every_point) / len(every_point)
+print(f"{below:.0%} of the {len(every_point)} layer-rank pairs run slower than their MACs predict")
+labkit.expect(below >= 0.75, "time should follow MACs only partly")
 
 # %% [markdown]
-# What to notice: every point lies below the diagonal, so no factorized layer reaches the
-# speed-up its MACs predict; the course model's layers are slower than the originals at
-# every rank (below the dashed line), while ResNet-18's wide layers run faster from a quarter
-# of their channels down, `layer4.0.conv2` in every round. Where the balance tips depends on
-# the layer's size and on the CPU: this is why ranks should come from measured times.
+# What to notice: nearly every point lies below the diagonal (the line above the figure
+# counts them), so a factorized layer rarely gets the speed-up its MACs predict. The course
+# model's layers are slower than the originals at every rank (below the dashed line), while
+# most of ResNet-18's layer-rank pairs run faster, `layer4.0.conv2` at a quarter of its
+# channels in every round. Where the balance tips depends on the layer's size and on the
+# CPU: this is why ranks should come from measured times.
 #
 # ## Choosing ranks from measured times
 #
@@ -490,9 +499,9 @@ labkit.expect(all(m < p for p, m in every_point), "no layer should reach its pre
 # - **energy threshold**: per layer, the smallest ranks keeping 90% of the squared singular
 #   values (of each channel unfolding); it knows nothing about time or size;
 # - **measured**: `rank_choice.choose_ranks` keeps, per layer, only the ranks measured above
-#   (one thread) at least 1.2x faster than the original in their slowest round, and spends a parameter
-#   budget (a quarter of these layers' parameters) where it removes the most kernel error per
-#   parameter; a layer with no such rank stays as it was.
+#   (one thread) at least 1.2x faster than the original in their slowest round, and spends a
+#   parameter budget (a quarter of these layers' parameters) where it removes the most kernel
+#   error per parameter; a layer with no such rank stays as it was.
 #
 # Each choice, for the whole model: parameters, MACs and measured speed, eager against eager,
 # in interleaved rounds on one image, one thread:
