@@ -466,6 +466,10 @@ for name, opts in resnet_options.items():
 options.update(resnet_options)
 plot_predicted_vs_measured(points, title="Tucker-2, layer by layer: predicted vs measured")
 plt.show()
+for name in ["features.8", "layer1.0.conv1", "layer2.1.conv2", "layer3.1.conv2", "layer4.1.conv2"]:
+    paying = [o.rank for o in options[name] if o.measured.low > 1]
+    tried = [o.rank for o in options[name]]
+    print(f"{name:<15} ranks tried {tried}; faster in every round at: {paying or 'none'}")
 wide = options["layer4.0.conv2"][1]  # 512 channels at 7x7, rank 128 of 512
 print(
     f"layer4.0.conv2 at rank {wide.rank}: predicted {wide.predicted:.1f}x, measured {wide.measured}"
