@@ -75,3 +75,26 @@ def test_bench_search(capsys, repeats):
     for row in result["rows"]:
         assert 1 <= row["median_evals_to_band"] <= result["budget"] + 1
         assert 0 <= row["reached_band"] <= 1
+
+
+def test_bench_factorize_quick(capsys):
+    result = _run(capsys, "factorize", "--quick", "--timm", "resnet10t")
+    _check_envelope(result, "factorize")
+    rows = {(r["model"], r["method"]): r for r in result["rows"]}
+    methods = {"svd", "spatial", "tucker", "measured_ranks"}
+    assert {m for model, m in rows if model == "course"} == methods
+    assert {m for model, m in rows if model == "resnet10t"} == methods
+    for row in result["rows"]:
+        assert ROW_KEYS | {"param_ratio", "mac_ratio", "ranks"} <= set(row)
+        if row.get("latency_ratio") is not None:
+            assert row["mode"] == "eager"  # factorized eager against the eager original
+    for method in ("svd", "spatial", "tucker"):
+        course = rows["course", method]
+        assert course["param_ratio"] >= 3 and course["mac_ratio"] > 1
+        assert course["acc"] > course["acc_before_finetune"]  # one epoch already wins it back
+        assert course["acc_drop_ci"][0] <= course["acc_drop_ci"][1]
+        assert course["batch"] == 256 and "latency_ratio_batch1" in course
+        assert rows["resnet10t", method]["param_ratio"] > 1.5
+        assert rows["resnet10t", method]["acc"] is None
+    chosen = rows["resnet10t", "measured_ranks"]
+    assert chosen["batch"] == 1 if chosen["ranks"] else chosen["param_ratio"] == 1

@@ -44,3 +44,21 @@ def test_the_search_picker_follows_the_budget():
     assert all(app.state["reached"][s] <= full[s] for s in full)
     app.strategies.value = ("random",)
     assert list(app.state["reached"]) == ["random"]
+
+
+def test_the_rank_calculator_counts_and_measures_at_once(baseline):
+    from labkit.widgets import RankCalculator
+
+    app = RankCalculator(baseline, {"features.4": (8, 8), "features.8": (4, 4)})
+    app.update()
+    four = dict(app.state)
+    app.rank.value = 12
+    assert app.state["params"] > four["params"] and app.state["error"] < four["error"]
+    app.method.value = "tucker"
+    assert app.state["rank"] == 12 and app.state["param_ratio"] > 1
+    app.layer.value = "features.8"
+    app.rank.value = 32
+    assert app.state["error"] < 1e-5  # full rank: the kernel itself
+    assert app.state["seconds"] < 5
+    with pytest.raises(ValueError, match="argument 'in_hw'"):
+        RankCalculator(baseline, {"nope": (1, 1)})

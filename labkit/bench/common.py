@@ -34,6 +34,8 @@ UNITS = {
     "latency_ratio_range": "lowest and highest interleaved round",
     "sparsity": "fraction of weights set to zero",
     "channel_ratio": "fraction of each conv layer's output channels removed",
+    "param_ratio": "baseline parameters / method parameters",
+    "mac_ratio": "baseline multiply-accumulates / method multiply-accumulates, one image",
 }
 
 
