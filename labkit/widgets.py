@@ -1,4 +1,4 @@
-"""Interactive apps for notebooks 02-04: move a control, see the picture and the numbers change.
+"""Interactive apps for notebooks 02-04 and 06: move a control, see the picture and numbers change.
 
 Each app is a small class with ``widget`` (the ipywidgets box; a notebook displays the app
 itself), ``update()`` (what a control's change calls) and ``state`` (the numbers last shown, for

@@ -164,6 +164,8 @@ _COLUMNS = [  # (key, header, format) in the order a table shows them
     ("acc", "acc %", "{:.2f}"),
     ("acc_drop_ci", "drop CI (pt)", "[{0[0]:+.2f}, {0[1]:+.2f}]"),
     ("size_ratio", "size x", "{:.2f}"),
+    ("param_ratio", "params x", "{:.2f}"),
+    ("mac_ratio", "MACs x", "{:.2f}"),
     ("mode", "mode", "{}"),
     ("batch", "batch", "{}"),
     ("latency_ratio", "speed x", "{:.2f}"),
