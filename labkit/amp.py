@@ -172,11 +172,12 @@ def time_training_steps(
     y: torch.Tensor,
     rounds: int = 5,
     runs: int = 5,
+    threads: int | None = None,
 ) -> LatencyComparison:
     """Time training steps side by side: ``nets`` maps a name to (model, precision); in each
     of ``rounds`` rounds every model takes one untimed step, then ``runs`` timed ones (SGD on a
-    copy: the models are not changed). ``result.ratio(name, ref)`` is a speed-up, as for
-    ``labkit.compare_latency``.
+    copy: the models are not changed), with ``threads`` threads (default: the current setting).
+    ``result.ratio(name, ref)`` is a speed-up, as for ``labkit.compare_latency``.
 
     Lesson: notebooks/05_mixed_precision.ipynb, "The hardware decides".
     """
@@ -196,7 +197,17 @@ def time_training_steps(
         model = copy.deepcopy(net).train()
         opt = torch.optim.SGD(model.parameters(), lr=1e-6)
         copies[name] = (model, opt, make_scaler(precision, X.device), precision)
-    result = LatencyComparison({name: [] for name in nets})
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(check_int("threads", threads, min_value=1, max_value=256))
+    try:
+        return _time_rounds(copies, X, y, rounds, runs)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _time_rounds(copies: dict, X: torch.Tensor, y: torch.Tensor, rounds: int, runs: int):
+    result = LatencyComparison({name: [] for name in copies})
     for _ in range(rounds):
         for name, (model, opt, scaler, precision) in copies.items():
             training_step(model, opt, scaler, X, y, precision)
@@ -212,6 +223,38 @@ def time_training_steps(
             latency = Latency(statistics.median(times), lo, hi, runs, torch.get_num_threads())
             result.rounds[name].append(latency)
     return result
+
+
+def compute_bound_mlp(
+    width: int = 512, batch: int = 256, seed: int = 0
+) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """A model whose training step is matrix products, not overheads: three Linear layers of
+    ``width`` units, and a batch of ``batch`` random inputs with labels (seeded).
+
+    Lesson: notebooks/05_mixed_precision.ipynb, "The hardware decides".
+    """
+    width = check_int("width", width, min_value=8, max_value=8192)
+    batch = check_int("batch", batch, min_value=1, max_value=65_536)
+    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    torch.manual_seed(seed)
+    net = nn.Sequential(
+        nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 10)
+    )
+    return net, torch.randn(batch, width, generator=g), torch.randint(0, 10, (batch,), generator=g)
+
+
+def step_speedup(precision: str, rounds: int = 3, runs: int = 3, threads: int = 1) -> float:
+    """The training-step speed-up of ``precision`` over float32 on :func:`compute_bound_mlp`,
+    median over interleaved rounds, on one thread as notebook 05 times it.
+
+    Used by: labkit.expectations (the probe beside notebook 05's timing).
+    """
+    check_choice("precision", precision, PRECISIONS)
+    net, X, y = compute_bound_mlp()
+    nets = {"float32": (net, "float32"), precision: (net, precision)}
+    return (
+        time_training_steps(nets, X, y, rounds=rounds, runs=runs).ratio(precision, "float32").median
+    )
 
 
 def activation_bytes(net: nn.Module, X: torch.Tensor, y: torch.Tensor, precision: str) -> int:
