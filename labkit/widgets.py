@@ -16,17 +16,12 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from labkit.amp import plot_fractions, plot_number_line
 from labkit.data import Dataset, check_dataset
 from labkit.lowbit import packed_bytes, quantize_weights
 from labkit.measure import file_bytes, tensor_bytes
 from labkit.models import weight_layers
-from labkit.plots import (
-    plot_fractions,
-    plot_heatmap,
-    plot_number_line,
-    plot_quantization_grid,
-    plot_regret,
-)
+from labkit.plots import plot_heatmap, plot_quantization_grid, plot_regret
 from labkit.precision import fate_in, format_info
 from labkit.prune import apply_masks, global_magnitude_masks, magnitude_mask, sparse_state_bytes
 from labkit.quantize import qparams_for, quantization_error

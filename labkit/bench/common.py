@@ -34,6 +34,9 @@ UNITS = {
     "latency_ratio_range": "lowest and highest interleaved round",
     "sparsity": "fraction of weights set to zero",
     "channel_ratio": "fraction of each conv layer's output channels removed",
+    "memory_ratio": "method activation bytes / float32 activation bytes (saved for backward)",
+    "acc_drop_seeds": "percentage points, 95% t-interval over seeds of float32 minus method",
+    "skipped_steps": "training steps the float16 loss scaler skipped (inf/NaN gradients)",
 }
 
 

@@ -257,7 +257,7 @@ q3 = Question(
             (lambda s, g, f, n: (s / 2, 0) if f else ((s * 2, 0) if g == n else (s, g + 1)),),
             "GradScaler's is",
         ),
-        Planted("returns a number", (lambda s, g, f, n: s,), "should return (scale, good_steps)"),
+        Planted("returns a number", (lambda s, g, f, n: s,), "should return"),
         Planted("crashes", (lambda s, g, f, n: s / None,), "raised TypeError"),
     ],
     right=[Alternative("with labkit's DynamicScaler", _with_labkit)],

@@ -43,7 +43,6 @@ from labkit import amp
 from labkit import precision as lp
 from labkit.exercises import ____, lab05
 from labkit.hardware import bf16_expectation
-from labkit.plots import plot_fractions, plot_number_line
 from labkit.widgets import ScaleExplorer
 
 data = labkit.load_digits()
@@ -90,10 +89,13 @@ for x in (1.0, 0.1, -3.14, 65504.0, 1e-5):
         agree &= value == stored
         print(f"  {name:<9} {sign} {exponent:<8} {mantissa:<23} -> {value!r}")
 labkit.expect(agree, "decoding the bits should give what PyTorch stores")
+in_bf16 = float(torch.tensor(65504.0).to(torch.bfloat16))
+labkit.expect(in_bf16 == 65536, "bfloat16 rounds 65504 to 65536")
+labkit.expect(lp.bit_fields(1e-5, "float16")[1] == "00000", "1e-5 is subnormal in float16")
 
 # %% [markdown]
 # What to notice: 0.1 is stored inexactly in every format, least exactly in bfloat16
-# (0.10009765625, 7 mantissa bits); 65504 is float16's largest number and bfloat16 cannot even
+# (7 mantissa bits); 65504 is float16's largest number and bfloat16 cannot even
 # hold it (it rounds to 65536); 1e-5 is below float16's smallest *normal* number, so it is
 # stored as a **subnormal** (exponent all zeros), with fewer significant bits.
 #
@@ -130,7 +132,7 @@ grads = lp.activation_gradients(net.train(), X, y)
 net.eval()
 all_grads = torch.cat([g.flatten() for g in grads.values()])
 ranges = {f.name: (f.smallest_subnormal, f.smallest_normal, f.max) for f in formats.values()}
-plot_number_line(
+amp.plot_number_line(
     ranges,
     {"weights": weights, "activations": activations, "activation gradients": all_grads},
     title="magnitudes of the baseline's numbers, and each format's range",
@@ -147,6 +149,8 @@ for what, fate in fates.items():
         f"{100 * fate['subnormal']:5.1f}% subnormal, {100 * fate['overflow']:.1f}% overflow"
     )
 labkit.expect(fates["weights"]["underflow"] == 0, "no weight underflows")
+for what in ("weights", "activations"):
+    labkit.expect_above(f"{what} in float16's normal range", fates[what]["normal"], 0.99)
 labkit.expect_above(
     "gradients below float16's normal range", 1 - fates["activation gradients"]["normal"], 0.5
 )
@@ -154,7 +158,8 @@ labkit.expect_above("gradients flushed to zero", fates["activation gradients"]["
 labkit.expect(lp.fate_in(all_grads, "bfloat16")["normal"] == 1, "bfloat16 holds every gradient")
 
 # %% [markdown]
-# What to notice: weights and activations sit comfortably inside float16's normal range, but
+# What to notice: more than 99% of the weights and activations sit inside float16's normal
+# range, but
 # most activation gradients of a trained model fall below it, and a good share (the line
 # above) underflow to zero: their information is lost. bfloat16 holds every one of them as a
 # normal number.
@@ -236,7 +241,7 @@ labkit.show_source(lp.DynamicScaler)
 # %% [markdown]
 # ### Checked against PyTorch's GradScaler
 #
-# `labkit.amp.scaler_run` trains a fresh course model for 60 SGD steps with float16 gradients
+# `labkit.amp.scaler_run` trains a fresh course model for 40 SGD steps with float16 gradients
 # (float32 gradients rounded through float16, which costs little on any CPU) and a scaler,
 # starting from a scale of 2^24, so large that the first steps overflow, and growing after 5
 # good steps. The same seeded run, once with our scaler and once with
@@ -244,14 +249,15 @@ labkit.show_source(lp.DynamicScaler)
 
 # %%
 settings = dict(init_scale=2.0**24, growth_interval=5)
-ours = amp.scaler_run(lp.DynamicScaler(**settings), data.train, steps=60)
-theirs = amp.scaler_run(torch.amp.GradScaler("cpu", **settings), data.train, steps=60)
+ours = amp.scaler_run(lp.DynamicScaler(**settings), data.train, steps=40)
+theirs = amp.scaler_run(torch.amp.GradScaler("cpu", **settings), data.train, steps=40)
 print("skipped steps (ours):  ", ours.skipped)
 print("skipped steps (torch): ", theirs.skipped)
 same = ours.scales == theirs.scales and ours.skipped == theirs.skipped
 print("same scale at every step and the same skipped steps:", same)
 labkit.expect(same, "our scaler should match GradScaler step for step")
-labkit.expect(len(ours.skipped) >= 3 and max(ours.scales) > ours.scales[10], "non-trivial run")
+grew = any(b > a for a, b in zip(ours.scales, ours.scales[1:], strict=False))
+labkit.expect(ours.skipped[:3] == [0, 1, 2] and grew, "overflows first, growth later")
 fig, ax = plt.subplots(figsize=(8, 3))
 ax.step(range(len(ours.scales)), ours.scales, where="post", label="scale (ours = GradScaler's)")
 ax.plot(ours.skipped, [ours.scales[s] for s in ours.skipped], "x", color="#D55E00", label="skipped")
@@ -264,8 +270,7 @@ plt.show()
 # %% [markdown]
 # What to notice: both scalers used the same scale at every step and skipped the same steps:
 # the first steps overflow and halve the scale until the gradients fit, then the scale
-# climbs after 5 good steps and falls back at the next overflow, hovering just below the
-# largest scale float16 can take.
+# climbs after 5 good steps and falls back at the next overflow.
 #
 # Now the fraction flushed to zero per layer with no scaling, the static scale, and the scale
 # our dynamic scaler ended its run with:
@@ -274,7 +279,7 @@ plt.show()
 dynamic = ours.scales[-1]
 with_dynamic = {name: lp.fate_in(g, "float16", dynamic)["underflow"] for name, g in grads.items()}
 overflow = max(lp.fate_in(g, "float16", dynamic)["overflow"] for g in grads.values())
-plot_fractions(
+amp.plot_fractions(
     {
         "no scaling": no_scaling,
         f"static {static:g}": with_static,
@@ -288,11 +293,13 @@ print(
     f"with the dynamic scale {dynamic:g}: at most {100 * max(with_dynamic.values()):.3f}% "
     f"underflow, at most {100 * overflow:.3f}% overflow in any layer"
 )
-labkit.expect(max(with_dynamic.values()) <= max(with_static.values()), "dynamic saves as much")
+labkit.expect(sum(v >= 0.2 for v in no_scaling.values()) >= 3, "a fifth or more, 3+ layers")
+labkit.expect(max(with_static.values()) < 0.01, "the static scale saves almost all")
+labkit.expect(max(with_dynamic.values()) < 0.01 and overflow == 0, "so does the dynamic one")
 
 # %% [markdown]
-# What to notice: without scaling, a fifth or more of the gradients of several layers vanish;
-# with either scale almost none do. (The dynamic scale was found on a fresh model's weight
+# What to notice: without scaling, a fifth or more of the gradients of at least three layers
+# vanish; with either scale, less than 1% in any layer, and none overflows. (The dynamic scale was found on a fresh model's weight
 # gradients; a scaler in real training adapts to the model it trains.)
 
 # %% [markdown]
@@ -309,15 +316,15 @@ labkit.show_source(amp.training_step)
 # `labkit.amp.train_side_by_side` trains three copies of one freshly initialized course model,
 # float32, bfloat16 and float16 with the scaler, for one epoch: each batch goes through all
 # three in turn, so they see the same data in the same order and share the machine's slow
-# moments. We repeat it for 3 seeds, compare the test accuracy of each pair on the same
+# moments. We repeat it for 2 seeds, compare the test accuracy of each pair on the same
 # images, and time the steps. **This CPU has no native float16 arithmetic unless the feature
 # line below says so: float16 steps are emulated and several times slower; the run is kept
-# small (about 10 seconds in all).**
+# small (about 10 seconds in all on 2 cores).**
 
 # %%
 cpu = labkit.cpu_features()
 print(cpu.summary())
-seeds = (0, 1, 2)
+seeds = (0, 1)
 runs, paired = {}, {}
 for seed in seeds:
     fresh = labkit.create_model("small_cnn", seed=seed)
@@ -335,12 +342,14 @@ for seed in seeds:
 for p in ("bfloat16", "float16_scaled"):
     gap = labkit.seed_interval([100 * paired[s, p].difference for s in seeds])
     print(f"{p} - float32 over seeds, points: {gap}")
+    labkit.expect(not gap.excludes_zero, "the interval over seeds holds 0")
 print("skipped steps (float16 scaler):", [runs[s].skipped["float16_scaled"] for s in seeds])
 
 # %% [markdown]
 # What to notice: on every seed, neither 16-bit model differs detectably from the float32
-# model trained from the same start on the same batches (the lines above). For this model and
-# task, the precision does not decide the accuracy.
+# model trained from the same start on the same batches (the lines above). The interval over
+# two seeds is wide, but it holds 0 too: after one epoch on this task, the precision of
+# training does not show in the accuracy.
 #
 # ### Step time and activation memory
 #
@@ -451,11 +460,11 @@ else:
     print(f"  where: {recorded['where']}, when: {recorded['when']}, {recorded['software']}")
     print(f"  how: {recorded['how']}")
     for row in recorded["rows"]:
-        details = ", ".join(f"{k} {v}" for k, v in row.items() if k != "model")
-        print(f"  {row['model']}: {details}")
+        details = "; ".join(f"{k}: {v}" for k, v in row.items() if k != "model")
+        print(f"  {row['model']} -- {details}")
 
 # %% [markdown]
-# The recorded figures tell the same story as this CPU: on ResNet-50 at batch 128, where
+# Where no GPU is present, the recorded figures tell the same story as this CPU: on ResNet-50 at batch 128, where
 # large convolutions dominate, tensor cores make float16 about 3x and bfloat16 about 2.6x
 # faster than float32; on a model of our course's size the GPU is *slower* in 16 bits, because
 # launching each small kernel costs more than its arithmetic.
