@@ -386,7 +386,7 @@ def plot_number_line(
                 density=True,
             )
         twin.set_yticks([])
-        twin.legend(fontsize=8, loc="upper left")
+        twin.legend(fontsize=8, loc="center left")
     ax.set_yticks([])
     ax.set_xlabel("log10 of magnitude (thin: subnormal numbers, thick: normal numbers)")
     if title:

@@ -289,7 +289,6 @@ class ScaleExplorer(_App):
             ax=bottom,
             ylabel="fraction of the layer's gradients",
         )
-        fig.tight_layout()
         under = sum(f["underflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
         over = sum(f["overflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
         total = sum(int(g.count_nonzero()) for g in self.grads.values())
