@@ -318,30 +318,13 @@ class DynamicScaler:
         return not found_inf
 
 
-def parameter_gradients(
-    net: torch.nn.Module, X: torch.Tensor, y: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """The float32 gradient of the cross-entropy loss on (X, y) for every weight tensor of
-    ``net``, by parameter name; ``net`` and its gradients are left as they were.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Loss scaling, from scratch".
-    """
-    if not isinstance(net, torch.nn.Module):
-        raise TypeError(f"argument 'net' must be a torch.nn.Module, got {type(net).__name__}")
-    check_tensor("X", X, min_ndim=2, finite=True)
-    check_tensor("y", y, ndim=1)
-    params = dict(net.named_parameters())
-    loss = torch.nn.functional.cross_entropy(net(X), y)
-    grads = torch.autograd.grad(loss, list(params.values()))
-    return {name: g.detach() for name, g in zip(params, grads, strict=True)}
-
-
 def activation_gradients(
     net: torch.nn.Module, X: torch.Tensor, y: torch.Tensor
 ) -> dict[str, torch.Tensor]:
     """The gradient of the cross-entropy loss on (X, y) with respect to the output of every
     convolution, batch norm and linear layer, by layer name: what the backward pass carries
-    from layer to layer, and what float16 training stores in 16 bits.
+    from layer to layer, and what float16 training stores in 16 bits. ``net`` is left as it
+    was (its batch-norm statistics are restored).
 
     Lesson: notebooks/05_mixed_precision.ipynb, "Loss scaling, from scratch".
     """
@@ -361,12 +344,16 @@ def activation_gradients(
     handles = [
         m.register_forward_hook(keep(n)) for n, m in net.named_modules() if isinstance(m, kinds)
     ]
+    buffers = {name: b.detach().clone() for name, b in net.named_buffers()}
     try:
         loss = torch.nn.functional.cross_entropy(net(X), y)
+        grads = torch.autograd.grad(loss, list(outputs.values()))
     finally:
         for h in handles:
             h.remove()
-    grads = torch.autograd.grad(loss, list(outputs.values()))
+        with torch.no_grad():  # a forward pass in training mode updates batch-norm statistics
+            for name, b in net.named_buffers():
+                b.copy_(buffers[name])
     return {name: g.detach() for name, g in zip(outputs, grads, strict=True)}
 
 

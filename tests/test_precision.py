@@ -112,6 +112,10 @@ def test_activation_gradients_of_every_layer(baseline, data):
     assert list(grads)[0] == "features.0" and list(grads)[-1] == "classifier"
     assert grads["classifier"].shape == (8, 10)
     assert all(p.grad is None for p in baseline.parameters())
+    before = {n: b.clone() for n, b in baseline.named_buffers()}
+    P.activation_gradients(baseline.train(), data.test.X[:8], data.test.y[:8])
+    baseline.eval()
+    assert all(torch.equal(before[n], b) for n, b in baseline.named_buffers())
 
 
 # ----------------------------------------------------------------- training plumbing

@@ -431,9 +431,9 @@ if not cpu.native_fp16:
 
 # %% [markdown]
 # What to notice: the prediction above holds here. With native bfloat16, a bfloat16 training
-# step of this model is faster than float32 (more so with AMX tiles); without it, bfloat16 is
-# slower; without native float16, float16 is slower in every round. The cell asserts only the
-# case that applies to this CPU.
+# step of this model is faster than float32 (AMX tiles should gain more still); without it,
+# bfloat16 is slower; without native float16, float16 is slower in every round. The cell
+# asserts only the cases that apply to this CPU.
 #
 # ### On a GPU
 #
