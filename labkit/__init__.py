@@ -23,6 +23,8 @@ One per topic
 - ``labkit.quantize``      notebook 04: scale and zero point, calibration, integer-only layers
 - ``labkit.lowbit``        notebook 04: 16-bit floats, QAT, codebooks, packed sizes
 - ``labkit.deploy``        notebook 04 on: torch.export, int8 (PT2E), torch.compile, fallbacks
+- ``labkit.precision``     notebook 05: float formats bit by bit, casting, autocast, loss scaling
+- ``labkit.amp``           notebook 05: three precisions trained side by side, step time, memory
 - ``labkit.factorize``     notebook 06: low-rank products, SVD, spatial and Tucker-2 convolutions
 - ``labkit.rank_choice``   notebook 06: layers timed at candidate ranks; ranks from measured times
 

@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (
         ("prune", "unstructured vs structured pruning"),
         ("quantize", "float32 vs int8 vs 4-bit"),
+        ("precision", "float32 vs bfloat16 vs float16 with loss scaling, training"),
         ("factorize", "SVD vs spatial vs Tucker-2 vs ranks from measured times"),
     ):
         technique = bench_sub.add_parser(name, help=text)

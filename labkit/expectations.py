@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from labkit._validate import check_choice, check_float, check_int
+from labkit.amp import step_speedup
 from labkit.data import data_dir, load_digits
 from labkit.deploy import ptq_int8, time_float32_and_int8
 from labkit.env import versions
@@ -154,6 +155,16 @@ PROBES: dict[str, Probe] = {
         "int8 vs float32, both compiled, a 256-channel block on one image",
         "x",
         lambda: _int8_speedup(block=True),
+    ),
+    "05.bf16_step_speedup": Probe(
+        "bfloat16 autocast vs float32, one training step of a 3-layer MLP (512 units, 256 inputs)",
+        "x",
+        lambda: step_speedup("bfloat16"),
+    ),
+    "05.fp16_step_speedup": Probe(
+        "float16 autocast + scaler vs float32, the same training step",
+        "x",
+        lambda: step_speedup("float16_scaled"),
     ),
     "06.course_tucker_speedup_one_image": Probe(
         "the course model with Tucker-2 ranks vs the baseline, one image, eager",

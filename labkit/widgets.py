@@ -1,4 +1,4 @@
-"""Interactive apps for notebooks 02-04 and 06: move a control, see the picture and numbers change.
+"""Interactive apps for notebooks 02-06: move a control, see the picture and numbers change.
 
 Each app is a small class with ``widget`` (the ipywidgets box; a notebook displays the app
 itself), ``update()`` (what a control's change calls) and ``state`` (the numbers last shown, for
@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from labkit.amp import plot_fractions, plot_number_line
 from labkit.data import Dataset, check_dataset
 from labkit.factorize import (
     METHODS,
@@ -29,6 +30,7 @@ from labkit.lowbit import packed_bytes, quantize_weights
 from labkit.measure import file_bytes, tensor_bytes
 from labkit.models import weight_layers
 from labkit.plots import plot_heatmap, plot_quantization_grid, plot_regret
+from labkit.precision import fate_in, format_info
 from labkit.prune import apply_masks, global_magnitude_masks, magnitude_mask, sparse_state_bytes
 from labkit.quantize import qparams_for, quantization_error
 from labkit.search_table import NoiseBand, Replay, SearchTable, replay
@@ -307,4 +309,67 @@ class RankCalculator(_App):
             f"(original {before['params']:,}, {before['params'] / after['params']:.2f}x fewer); "
             f"{after['macs']:,} MACs per image (original {before['macs']:,}, "
             f"{before['macs'] / after['macs']:.2f}x fewer); kernel error {error:.3f}"
+        )
+
+
+class ScaleExplorer(_App):
+    """Move the loss scale: the gradients of each layer, multiplied by the scale, on float16's
+    number line, and the fraction of each layer's gradients that underflows to zero or
+    overflows to infinity when stored in float16.
+
+    Lesson: notebooks/05_mixed_precision.ipynb, "Explore: the loss scale".
+    """
+
+    def __init__(self, grads: dict[str, torch.Tensor]) -> None:
+        import ipywidgets as w
+
+        if not isinstance(grads, dict) or not grads:
+            raise TypeError("argument 'grads' must be a non-empty {layer: gradient tensor} dict")
+        for name, g in grads.items():
+            if not isinstance(g, torch.Tensor) or not bool((g != 0).any()):
+                raise ValueError(
+                    f"argument 'grads': {name!r} must be a tensor with non-zero values"
+                )
+        self.grads = {name: g.detach().float() for name, g in grads.items()}
+        self.log2_scale = w.IntSlider(
+            value=0,
+            min=0,
+            max=30,
+            description="log2 of the loss scale",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
+        super().__init__([self.log2_scale])
+
+    def draw(self) -> None:
+        scale = 2.0**self.log2_scale.value
+        fates = {name: fate_in(g, "float16", scale) for name, g in self.grads.items()}
+        info = format_info("float16")
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5))
+        every = torch.cat([g.flatten() for g in self.grads.values()]) * scale
+        plot_number_line(
+            {"float16": (info.smallest_subnormal, info.smallest_normal, info.max)},
+            {f"gradients x {scale:g}": every.double()},
+            ax=top,
+            title=f"every activation gradient, times the loss scale {scale:g}",
+        )
+        plot_fractions(
+            {
+                "underflow to 0": {n: f["underflow"] for n, f in fates.items()},
+                "overflow to inf": {n: f["overflow"] for n, f in fates.items()},
+            },
+            ax=bottom,
+            ylabel="fraction of the layer's gradients",
+        )
+        under = sum(f["underflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
+        over = sum(f["overflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
+        total = sum(int(g.count_nonzero()) for g in self.grads.values())
+        self.state = {
+            "scale": scale,
+            "underflow": float(under / total),
+            "overflow": float(over / total),
+        }
+        print(
+            f"loss scale {scale:g}: {100 * self.state['underflow']:.2f}% of the gradients "
+            f"underflow to 0 and {100 * self.state['overflow']:.2f}% overflow to inf in float16"
         )

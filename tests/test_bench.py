@@ -77,6 +77,24 @@ def test_bench_search(capsys, repeats):
         assert 0 <= row["reached_band"] <= 1
 
 
+def test_bench_precision_quick(capsys):
+    result = _run(capsys, "precision", "--quick", "--timm", "resnet10t")
+    _check_envelope(result, "precision")
+    rows = {(r["model"], r["method"]): r for r in result["rows"]}
+    methods = ("float32", "bfloat16", "float16_scaled")
+    assert {m for _, m in rows} == set(methods)
+    for method in methods:
+        course = rows["course", method]
+        assert course["device"] == "cpu" and course["mode"] == "eager" and course["acc"] > 50
+        low, high = course["acc_drop_ci"]
+        assert low <= high
+        timm = rows["resnet10t", method]
+        assert timm["acc"] is None and timm["latency_ratio"] > 0
+    assert rows["course", "float32"]["latency_ratio"] == 1.0
+    for model in ("course", "resnet10t"):
+        assert 0.3 < rows[model, "bfloat16"]["memory_ratio"] < 0.8
+
+
 def test_bench_factorize_quick(capsys):
     result = _run(capsys, "factorize", "--quick", "--timm", "resnet10t")
     _check_envelope(result, "factorize")

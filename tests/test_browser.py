@@ -85,6 +85,7 @@ INTERACTIONS = {
     "02_hyperparameter_search.ipynb": [_slide("budget", "ArrowLeft")],
     "03_pruning.ipynb": [_slide("sparsity", "ArrowRight")],
     "04_quantization.ipynb": [_slide("bits", "ArrowLeft")],
+    "05_mixed_precision.ipynb": [_slide("log2 of the loss scale", "ArrowRight")],
     "06_matrix_factorization.ipynb": [_slide("rank", "ArrowRight")],
 }
 

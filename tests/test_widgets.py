@@ -46,6 +46,25 @@ def test_the_search_picker_follows_the_budget():
     assert list(app.state["reached"]) == ["random"]
 
 
+def test_the_scale_slider_moves_gradients_out_of_underflow(baseline, data):
+    from labkit.precision import activation_gradients
+    from labkit.widgets import ScaleExplorer
+
+    grads = activation_gradients(baseline.train(), data.train.X[:64], data.train.y[:64])
+    baseline.eval()
+    app = ScaleExplorer(grads)
+    app.update()
+    unscaled = dict(app.state)
+    assert unscaled["underflow"] > 0.01 and unscaled["overflow"] == 0
+    app.log2_scale.value = 12
+    assert app.state["underflow"] < unscaled["underflow"] and app.state["scale"] == 4096
+    app.log2_scale.value = 30
+    assert app.state["overflow"] > 0
+    assert app.state["seconds"] < 5
+    with pytest.raises(TypeError, match="argument 'grads'"):
+        ScaleExplorer([1, 2])
+
+
 def test_the_rank_calculator_counts_and_measures_at_once(baseline):
     from labkit.widgets import RankCalculator
 

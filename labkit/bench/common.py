@@ -34,6 +34,9 @@ UNITS = {
     "latency_ratio_range": "lowest and highest interleaved round",
     "sparsity": "fraction of weights set to zero",
     "channel_ratio": "fraction of each conv layer's output channels removed",
+    "memory_ratio": "method activation bytes / float32 activation bytes (saved for backward)",
+    "acc_drop_seeds": "percentage points, 95% t-interval over seeds of float32 minus method",
+    "skipped_steps": "training steps the float16 loss scaler skipped (inf/NaN gradients)",
     "param_ratio": "baseline parameters / method parameters",
     "mac_ratio": "baseline multiply-accumulates / method multiply-accumulates, one image",
 }
@@ -171,6 +174,7 @@ _COLUMNS = [  # (key, header, format) in the order a table shows them
     ("latency_ratio", "speed x", "{:.2f}"),
     ("latency_ratio_range", "range", "{0[0]:.2f}-{0[1]:.2f}"),
     ("latency_ratio_batch1", "speed x (1 img)", "{:.2f}"),
+    ("memory_ratio", "memory x", "{:.2f}"),
     ("median_evals_to_band", "evals to band", "{:.1f}"),
     ("reached_band", "reached", "{:.0%}"),
     ("reached_band_ci", "reached CI", "{0[0]:.0%}-{0[1]:.0%}"),

@@ -939,8 +939,8 @@ lab04.q3.check(ratio)
 #
 # ## What's next
 #
-# Notebook 05, mixed precision (coming next): 16-bit floats where they are safe, 32-bit where
-# they are needed, and loss scaling for training.
+# [05 · Mixed precision](05_mixed_precision.ipynb): 16-bit floats where they are safe, 32-bit
+# where they are needed, and loss scaling for training.
 #
 # ## Resources and references
 #
