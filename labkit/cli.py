@@ -107,7 +107,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _expect(args: argparse.Namespace) -> int:
     setup(quiet=True)
-    record(repeats=args.repeats)
+    record(repeats=args.repeats, only=args.only)
     print("written: data/expectations.json")
     return 0
 
@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         "record", help="measure them here: data/expectations.json"
     )
     expect_record.add_argument("--repeats", type=int, default=3, help="runs per probe and threads")
+    expect_record.add_argument(
+        "--only", action="append", metavar="KEY", help="only this probe (keep the others)"
+    )
     bench = sub.add_parser("bench", help="benchmarks; ratios and counts measured in one run")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     bench_search = bench_sub.add_parser("search", help="grid vs random vs TPE vs GP vs TT")

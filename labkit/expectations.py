@@ -192,17 +192,28 @@ def expectations_path() -> Path:
     return data_dir() / "expectations.json"
 
 
-def record(repeats: int = 3, progress: bool = True, path: Path | None = None) -> dict:
+def record(
+    repeats: int = 3,
+    progress: bool = True,
+    path: Path | None = None,
+    only: list[str] | None = None,
+) -> dict:
     """Run every probe ``repeats`` times with 2 threads and with 1, and write the ranges with the
-    machine and the command to data/expectations.json (``labkit expect record``).
+    machine and the command to data/expectations.json (``labkit expect record``). With ``only``
+    (probe keys), measure just those and keep the file's other probes as they were.
 
     Used by: `labkit expect record`.
     """
     repeats = check_int("repeats", repeats, min_value=1, max_value=20)
+    keys = list(PROBES) if only is None else [check_choice("only", k, PROBES) for k in only]
+    target = Path(path or expectations_path())
+    if only is not None and not target.exists():
+        raise FileNotFoundError(f"{target} does not exist yet: record every probe first")
     before = torch.get_num_threads()
     results: dict[str, dict] = {}
     try:
-        for key, probe in PROBES.items():
+        for key in keys:
+            probe = PROBES[key]
             results[key] = {"what": probe.what, "unit": probe.unit, "ranges": {}}
             for label, threads in THREADS.items():
                 torch.set_num_threads(threads)
@@ -219,13 +230,17 @@ def record(repeats: int = 3, progress: bool = True, path: Path | None = None) ->
     finally:
         torch.set_num_threads(before)
     cpu = cpu_features()
+    if only is not None:
+        kept = json.loads(target.read_text())["probes"]
+        results = {
+            k: results[k] if k in results else kept[k] for k in PROBES if k in kept or k in results
+        }
     record_ = {
         "how": f"labkit expect record --repeats {repeats}: each probe run {repeats} times per "
         "thread count; the lowest and highest value kept",
         "machine": {"cpu": cpu.name, "features": cpu.summary(), "torch": versions()["torch"]},
         "probes": results,
     }
-    target = Path(path or expectations_path())
     target.write_text(json.dumps(record_, indent=1) + "\n")
     return record_
 
