@@ -170,7 +170,7 @@ def _num_classes(net: nn.Module, split: Split) -> int:
 def train_student(
     net: nn.Module,
     train: Split,
-    targets: torch.Tensor | None = None,
+    targets: torch.Tensor | nn.Module | None = None,
     *,
     temperature: float = TEMPERATURE,
     weight: float = WEIGHT,
@@ -184,7 +184,8 @@ def train_student(
 ) -> History:
     """Train ``net`` on ``train``: with ``targets`` (the teacher's logits for every training
     image, from :func:`teacher_logits`) on :func:`distillation_loss`, without them on the
-    labels alone. Adam with a one-cycle learning-rate schedule (up to ``lr``, then down to
+    labels alone; given the teacher itself, it runs the teacher on every batch (the costly way,
+    for comparison). Adam with a one-cycle learning-rate schedule (up to ``lr``, then down to
     almost 0), so the last epoch's model is a settled one. ``seed`` fixes the batch order, as
     in ``labkit.fit``; ``after_step(net)`` runs after every step (pruning keeps its masks
     there). The model is left in eval mode.
@@ -199,7 +200,10 @@ def train_student(
     lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
     batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(train))
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
-    if targets is not None:
+    live = isinstance(targets, nn.Module)
+    if live:
+        targets.eval()
+    elif targets is not None:
         check_tensor("targets", targets, ndim=2, finite=True)
         if len(targets) != len(train):
             raise ValueError(
@@ -226,7 +230,12 @@ def train_student(
             if targets is None:
                 loss = F.cross_entropy(logits, train.y[idx])
             else:
-                loss = distillation_loss(logits, targets[idx], train.y[idx], T, weight)
+                if live:
+                    with torch.no_grad():
+                        wanted = targets(train.X[idx])
+                else:
+                    wanted = targets[idx]
+                loss = distillation_loss(logits, wanted, train.y[idx], T, weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -240,6 +249,33 @@ def train_student(
     net.eval()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def time_epochs(
+    teacher: nn.Module, net: nn.Module, train: Split, rounds: int = 3
+) -> dict[str, list[float]]:
+    """Seconds of one training epoch of copies of ``net`` on ``train``, three ways, in
+    interleaved rounds: "plain" (labels only), "distilled" (the teacher's logits computed once,
+    looked up by batch) and "teacher live" (the teacher run on every batch). The one-off cost
+    of computing the logits is returned too, as "teacher once".
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Cheap on two cores: the teacher runs
+    once".
+    """
+    check_module("teacher", teacher)
+    check_module("net", net)
+    rounds = check_int("rounds", rounds, min_value=1, max_value=20)
+    start = time.perf_counter()
+    targets = teacher_logits(teacher, train)
+    out: dict[str, list[float]] = {"teacher once": [time.perf_counter() - start]}
+    ways = {"plain": None, "distilled": targets, "teacher live": teacher}
+    for r in range(rounds):
+        for name, way in ways.items():
+            history = train_student(
+                copy.deepcopy(net), train, way, epochs=1, seed=r, progress=False
+            )
+            out.setdefault(name, []).append(history.seconds)
+    return out
 
 
 def student(width: int = 4, depth: int = 3, seed: int = 0, num_classes: int = 10) -> nn.Module:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import torch
 from labkit._validate import check_choice, check_float, check_int
 from labkit.data import data_dir, load_digits
 from labkit.deploy import ptq_int8, time_float32_and_int8
+from labkit.distill import student, time_epochs
 from labkit.env import versions
 from labkit.hardware import cpu_features
 from labkit.measure import compare_latency, measure_latency
@@ -94,6 +96,13 @@ def _int8_speedup(block: bool) -> float:
     return timing.int8_speedup.median if timing.int8_speedup else 0.0
 
 
+def _distilled_epoch_ratio() -> float:
+    seconds = time_epochs(
+        load_pretrained("baseline").eval(), student(6), load_digits().train.subset(1000)
+    )
+    return statistics.median(seconds["distilled"]) / statistics.median(seconds["plain"])
+
+
 PROBES: dict[str, Probe] = {
     "00.latency_one_image_ms": Probe(
         "the baseline's latency on one image, eager", "ms", _latency_one_image
@@ -123,6 +132,11 @@ PROBES: dict[str, Probe] = {
         "int8 vs float32, both compiled, a 256-channel block on one image",
         "x",
         lambda: _int8_speedup(block=True),
+    ),
+    "07.distilled_epoch_ratio": Probe(
+        "a distilled epoch (teacher's logits looked up) / a plain epoch, 1,000 images",
+        "x",
+        _distilled_epoch_ratio,
     ),
 }
 

@@ -85,6 +85,7 @@ INTERACTIONS = {
     "02_hyperparameter_search.ipynb": [_slide("budget", "ArrowLeft")],
     "03_pruning.ipynb": [_slide("sparsity", "ArrowRight")],
     "04_quantization.ipynb": [_slide("bits", "ArrowLeft")],
+    "07_knowledge_distillation.ipynb": [_slide("temperature", "ArrowRight")],
 }
 
 

@@ -44,3 +44,23 @@ def test_the_search_picker_follows_the_budget():
     assert all(app.state["reached"][s] <= full[s] for s in full)
     app.strategies.value = ("random",)
     assert list(app.state["reached"]) == ["random"]
+
+
+def test_the_distill_explorer_looks_up_the_stored_grid():
+    from labkit.distill_table import DistillTable
+    from labkit.widgets import DistillExplorer
+
+    table = DistillTable.load()
+    app = DistillExplorer(table)
+    app.update()
+    first = dict(app.state)
+    app.temperature.value = table.record["grid"]["temperatures"][-1]
+    assert app.state["temperature"] != first["temperature"]
+    assert app.state["gain"] == pytest.approx(
+        table.grid_cell(app.state["temperature"], app.state["weight"]).gain.mean
+    )
+    app.weight.value = table.record["grid"]["weights"][-1]
+    assert app.state["weight"] == table.record["grid"]["weights"][-1]
+    assert app.state["seconds"] < 5
+    with pytest.raises(TypeError, match="argument 'table'"):
+        DistillExplorer("table")

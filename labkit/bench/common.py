@@ -34,6 +34,11 @@ UNITS = {
     "latency_ratio_range": "lowest and highest interleaved round",
     "sparsity": "fraction of weights set to zero",
     "channel_ratio": "fraction of each conv layer's output channels removed",
+    "acc_ci": "percent, 95% t-interval of the mean accuracy over seeds",
+    "teacher_size_ratio": "teacher parameters / student parameters",
+    "gain_ci": "percentage points, 95% t-interval over seeds of distilled minus alone (paired)",
+    "gap_recovered": "(acc distilled - acc alone) / (acc teacher - acc alone), mean over seeds",
+    "gap_recovered_ci": "95% t-interval over seeds of gap_recovered",
 }
 
 
