@@ -4,6 +4,9 @@ Introduced in notebooks/00_welcome.ipynb; ``labkit.setup()`` applies the style.
 Each function draws on ``ax`` if given (else a new figure) and returns the axes, except
 ``show_images`` and ``show_kernels``, which draw a grid of small pictures and return the figure.
 This module imports no other part of labkit but the argument checks, so any module may use it.
+
+Why this module is long: every notebook's pictures share one style and one place, so it grows
+by a function or two with each notebook; each function stands alone.
 """
 
 from __future__ import annotations

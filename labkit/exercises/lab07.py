@@ -59,7 +59,6 @@ def _q1_parts() -> dict[str, float]:
         "reverse": w * T * T * reverse + (1 - w) * ce,
         "soft labels": w * T * T * kl + (1 - w) * ce_soft,
         "not softened": w * T * T * kl_t1 + (1 - w) * ce,
-        "weights swapped": (1 - w) * T * T * kl + w * ce,
         "kl only": T * T * kl,
     }
 
@@ -98,8 +97,6 @@ def _check_q1(loss) -> str:
             f"{loss:.4f} compares the probabilities at T = 1: divide both sets of logits by "
             "T before the softmax in the distillation term"
         )
-    if near("weights swapped"):
-        raise Wrong(f"{loss:.4f} swaps the weights: the distillation term gets `weight`")
     if near("kl only"):
         raise Wrong(f"{loss:.4f} is the distillation term alone, at full weight")
     raise Wrong(
@@ -147,7 +144,6 @@ q1 = Question(
             ("reverse", _q1_parts()["reverse"], "KL(student || teacher)"),
             ("soft labels", _q1_parts()["soft labels"], "label term"),
             ("not softened", _q1_parts()["not softened"], "before the softmax"),
-            ("weights swapped", _q1_parts()["weights swapped"], "swaps the weights"),
             ("kl only", _q1_parts()["kl only"], "alone"),
             ("far off", 1.0, "is not it"),
             ("a string", "0.5", "not the text"),
@@ -259,6 +255,11 @@ def _check_q3(best_temperature, best_weight, resolvable, table) -> str:
     t = want_number(best_temperature, "the temperature")
     w = want_number(best_weight, "the weight")
     resolvable = want_choice(resolvable, [True, False], "resolvable")
+    if not isinstance(table, DistillTable):
+        raise Wrong(
+            "`table` is not the stored sweep: run the cell that loads it, "
+            "table = DistillTable.load()"
+        )
     gains = _grid_gains(table)
     best = max(gains, key=lambda k: gains[k].mean)
     worst = min(gains, key=lambda k: gains[k].mean)
