@@ -74,7 +74,7 @@ def run(progress: bool = False, timm: str | None = None, quick: bool = False) ->
     c = table.record["recipe"]["compressed"]
     for method in table.methods():
         entry = table.compressed(method)
-        ratio = 1 / (1 - 0.9) if method == "pruned" else 1.0
+        ratio = round(1 / (1 - 0.9), 2) if method == "pruned" else 1.0
         common = dict(model="course", n_train=c["n_train"], epochs=c["epochs"], note=entry["what"])
         if method == "qat":
             common["bits"] = 2
