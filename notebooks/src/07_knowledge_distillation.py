@@ -37,6 +37,7 @@ labkit.setup()
 
 import math
 import statistics
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
@@ -144,8 +145,8 @@ labkit.show_source(distill.distillation_loss)
 # %%
 labkit.show_source(distill.reference_loss)
 batch = data.train.subset(64)
-student_logits = distill.student(width=4, seed=0)(batch.X)
 with torch.no_grad():
+    student_logits = distill.student(width=4, seed=0)(batch.X)
     batch_targets = teacher(batch.X)
 T, weight = 4.0, 0.5
 ours = distill.distillation_loss(student_logits, batch_targets, batch.y, T, weight)
@@ -153,9 +154,11 @@ reference = distill.reference_loss(student_logits, batch_targets, batch.y, T, we
 kl_batchmean = F.kl_div(
     F.log_softmax(student_logits / T, 1), F.softmax(batch_targets / T, 1), reduction="batchmean"
 )
-kl_mean = F.kl_div(
-    F.log_softmax(student_logits / T, 1), F.softmax(batch_targets / T, 1), reduction="mean"
-)
+with warnings.catch_warnings():  # PyTorch warns about "mean" itself: the trap shown here
+    warnings.simplefilter("ignore", UserWarning)
+    kl_mean = F.kl_div(
+        F.log_softmax(student_logits / T, 1), F.softmax(batch_targets / T, 1), reduction="mean"
+    )
 print(f"from scratch: {float(ours):.6f}; with F.kl_div(batchmean): {float(reference):.6f}")
 print(f"KL with batchmean {float(kl_batchmean):.5f}, with the default mean {float(kl_mean):.5f}")
 print(f"ratio batchmean / mean: {float(kl_batchmean / kl_mean):.2f} (10 classes)")
