@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from labkit import zoo
+from labkit import distill_table, zoo
 from labkit.bench import report
 from labkit.env import get_device, setup, versions
 from labkit.expectations import record
@@ -105,6 +105,14 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _distill(args: argparse.Namespace) -> int:
+    table = distill_table.build_table()
+    print(
+        f"trained the distillation sweeps in {table.meta['seconds']:.0f} s: data/distill_table.json"
+    )
+    return 0
+
+
 def _expect(args: argparse.Namespace) -> int:
     setup(quiet=True)
     record(repeats=args.repeats, only=args.only)
@@ -149,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     search_sub.add_parser(
         "build-table", help=f"train every grid point (about {BUILD_MINUTES} min on 2 cores)"
     )
+    distill = sub.add_parser("distill", help="the stored seed sweeps of notebook 07")
+    distill_sub = distill.add_subparsers(dest="distill_command", required=True)
+    distill_sub.add_parser(
+        "build-table",
+        help=f"train the sweeps, one thread (about {distill_table.BUILD_MINUTES} min)",
+    )
     expect = sub.add_parser("expect", help="reference timings the notebooks compare with")
     expect_sub = expect.add_subparsers(dest="expect_command", required=True)
     expect_record = expect_sub.add_parser(
@@ -174,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         ("quantize", "float32 vs int8 vs 4-bit"),
         ("precision", "float32 vs bfloat16 vs float16 with loss scaling, training"),
         ("factorize", "SVD vs spatial vs Tucker-2 vs ranks from measured times"),
+        ("distill", "solo vs distilled students, compressed students with and without a teacher"),
     ):
         technique = bench_sub.add_parser(name, help=text)
         technique.add_argument("--json", action="store_true", help="last line: one JSON object")
@@ -192,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args)
         if args.command == "expect":
             return _expect(args)
+        if args.command == "distill":
+            return _distill(args)
         return _timings(args)
     except FileNotFoundError as err:
         print(f"labkit: {err}", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from labkit._validate import check_choice, check_float, check_int
 from labkit.amp import step_speedup
 from labkit.data import data_dir, load_digits
 from labkit.deploy import ptq_int8, time_float32_and_int8
+from labkit.distill import student, time_epochs
 from labkit.env import versions
 from labkit.factorize import factorize_model
 from labkit.hardware import cpu_features
@@ -126,6 +128,13 @@ def _resnet_speedup_one_thread(whole_model: bool) -> float:
     return timing.ratio("chosen", "base").median
 
 
+def _distilled_epoch_ratio() -> float:
+    seconds = time_epochs(
+        load_pretrained("baseline").eval(), student(6), load_digits().train.subset(1000)
+    )
+    return statistics.median(seconds["distilled"]) / statistics.median(seconds["plain"])
+
+
 PROBES: dict[str, Probe] = {
     "00.latency_one_image_ms": Probe(
         "the baseline's latency on one image, eager", "ms", _latency_one_image
@@ -180,6 +189,11 @@ PROBES: dict[str, Probe] = {
         "resnet18, ranks chosen from measured times vs the original, 1 image, 1 thread",
         "x",
         lambda: _resnet_layer_speedup(whole_model=True),
+    ),
+    "07.distilled_epoch_ratio": Probe(
+        "a distilled epoch (teacher's logits looked up) / a plain epoch, 1,000 images",
+        "x",
+        _distilled_epoch_ratio,
     ),
 }
 

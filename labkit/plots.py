@@ -4,6 +4,9 @@ Introduced in notebooks/00_welcome.ipynb; ``labkit.setup()`` applies the style.
 Each function draws on ``ax`` if given (else a new figure) and returns the axes, except
 ``show_images`` and ``show_kernels``, which draw a grid of small pictures and return the figure.
 This module imports no other part of labkit but the argument checks, so any module may use it.
+
+Why this module is long: every notebook's pictures share one style and one place, so it grows
+by a function or two with each notebook; each function stands alone.
 """
 
 from __future__ import annotations
@@ -457,4 +460,76 @@ def mark_savings_ranges(
         for text in ax.texts:  # the value printed on the bar (bar_label), moved above the line
             if hasattr(text, "xy") and abs(text.xy[0] - x) < 1e-9:
                 text.xy = (x, high)
+    return ax
+
+
+def plot_soft_targets(
+    probabilities: Mapping[float, torch.Tensor],
+    images: torch.Tensor,
+    titles: Sequence[str] | None = None,
+) -> plt.Figure:
+    """A teacher's class probabilities for a few images at several temperatures: one row per
+    image (the image on the left), one bar group per class, one bar per temperature, on a
+    logarithmic scale so that the small probabilities, the "dark knowledge", show.
+    ``probabilities``: {temperature: (images, classes) probabilities}.
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Soft targets: what the teacher knows".
+    """
+    if not isinstance(probabilities, Mapping) or not probabilities:
+        raise TypeError("argument 'probabilities' must be a non-empty {temperature: probs} dict")
+    check_tensor("images", images, min_ndim=3)
+    first = _as_numpy(next(iter(probabilities.values())))
+    n, classes = first.shape
+    if len(images) != n:
+        raise ValueError(f"argument 'images' must hold {n} images, got {len(images)}")
+    fig, axes = plt.subplots(
+        n, 2, figsize=(7.5, 1.6 * n), gridspec_kw={"width_ratios": [1, 6]}, squeeze=False
+    )
+    width = 0.8 / len(probabilities)
+    for row in range(n):
+        axes[row, 0].imshow(_as_numpy(images[row]).reshape(images.shape[-2:]), cmap="gray_r")
+        axes[row, 0].set_axis_off()
+        if titles is not None:
+            axes[row, 0].set_title(titles[row], fontsize=9)
+        ax = axes[row, 1]
+        for i, (t, probs) in enumerate(probabilities.items()):
+            ax.bar(np.arange(classes) + i * width, _as_numpy(probs)[row], width, label=f"T={t:g}")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-5, 1.5)
+        ax.set_xticks(np.arange(classes) + width * (len(probabilities) - 1) / 2, range(classes))
+        ax.set_ylabel("probability", fontsize=8)
+    axes[0, 1].legend(fontsize=8, ncol=len(probabilities), loc="upper right")
+    return fig
+
+
+def plot_gains(
+    gains: Mapping[str, Sequence[tuple[float, float, float, float]]],
+    xlabel: str = "training images",
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """Paired gains with their intervals, one line per label: ``gains`` is {label: [(x, mean,
+    low, high), ...]}, in points; a dashed line marks 0 (no gain). The x axis is logarithmic.
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Where distillation helps: the stored
+    sweep".
+    """
+    if not isinstance(gains, Mapping) or not gains:
+        raise TypeError("argument 'gains' must be a non-empty {label: [(x, mean, low, high)]}")
+    ax = _axes(ax)
+    for k, (label, points) in enumerate(gains.items()):
+        p = _as_numpy(points)
+        if p.ndim != 2 or p.shape[1] != 4:
+            raise ValueError(f"argument 'gains': {label!r} needs (x, mean, low, high) tuples")
+        x = p[:, 0] * (1 + 0.04 * (k - (len(gains) - 1) / 2))  # side by side, not on top
+        ax.errorbar(
+            x, p[:, 1], [p[:, 1] - p[:, 2], p[:, 3] - p[:, 1]], marker="o", capsize=3, label=label
+        )
+    ax.axhline(0, color="grey", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("distilled - solo (points)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     return ax

@@ -116,3 +116,20 @@ def test_bench_factorize_quick(capsys):
         assert rows["resnet10t", method]["acc"] is None
     chosen = rows["resnet10t", "measured_ranks"]
     assert chosen["batch"] == 1 if chosen["ranks"] else chosen["param_ratio"] == 1
+
+
+def test_bench_distill_quick(capsys):
+    result = _run(capsys, "distill", "--quick", "--timm", "resnet10t")
+    _check_envelope(result, "distill")
+    assert result["baseline"]["role"] == "teacher"
+    rows = result["rows"]
+    assert {r["method"] for r in rows} >= {"solo", "distilled", "pruned", "qat"}
+    for row in rows:
+        assert row["seeds"] >= 5 and row["acc_ci"][0] <= row["acc"] <= row["acc_ci"][1]
+        assert isinstance(row["distilled"], bool) and row["teacher_size_ratio"] >= 1
+        if row["distilled"]:
+            assert row["gain_ci"][0] <= row["gain_ci"][1]
+    compressed = [r for r in rows if r["method"] in ("pruned", "qat") and r["distilled"]]
+    assert all("gap_recovered" in r and len(r["gap_recovered_ci"]) == 2 for r in compressed)
+    assert min(r["teacher_size_ratio"] for r in rows if r["method"] == "solo") >= 5
+    assert 0 <= result["live"]["solo"] <= 100 and 0 <= result["live"]["distilled"] <= 100

@@ -87,6 +87,7 @@ INTERACTIONS = {
     "04_quantization.ipynb": [_slide("bits", "ArrowLeft")],
     "05_mixed_precision.ipynb": [_slide("log2 of the loss scale", "ArrowRight")],
     "06_matrix_factorization.ipynb": [_slide("rank", "ArrowRight")],
+    "07_knowledge_distillation.ipynb": [_slide("temperature", "ArrowRight")],
 }
 
 

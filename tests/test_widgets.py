@@ -81,3 +81,23 @@ def test_the_rank_calculator_counts_and_measures_at_once(baseline):
     assert app.state["seconds"] < 5
     with pytest.raises(ValueError, match="argument 'in_hw'"):
         RankCalculator(baseline, {"nope": (1, 1)})
+
+
+def test_the_distill_explorer_looks_up_the_stored_grid():
+    from labkit.distill_table import DistillTable
+    from labkit.widgets import DistillExplorer
+
+    table = DistillTable.load()
+    app = DistillExplorer(table)
+    app.update()
+    first = dict(app.state)
+    app.temperature.value = table.record["grid"]["temperatures"][-1]
+    assert app.state["temperature"] != first["temperature"]
+    assert app.state["gain"] == pytest.approx(
+        table.grid_cell(app.state["temperature"], app.state["weight"]).gain.mean
+    )
+    app.weight.value = table.record["grid"]["weights"][-1]
+    assert app.state["weight"] == table.record["grid"]["weights"][-1]
+    assert app.state["seconds"] < 5
+    with pytest.raises(TypeError, match="argument 'table'"):
+        DistillExplorer("table")

@@ -36,6 +36,6 @@ Search rows are strategies rather than models; see ``labkit.bench.search``.
 
 from labkit.bench.common import SCHEMA_VERSION, report
 
-TECHNIQUES = ("search", "prune", "quantize", "precision", "factorize")
+TECHNIQUES = ("search", "prune", "quantize", "precision", "factorize", "distill")
 
 __all__ = ["SCHEMA_VERSION", "TECHNIQUES", "report"]

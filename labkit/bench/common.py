@@ -39,6 +39,11 @@ UNITS = {
     "skipped_steps": "training steps the float16 loss scaler skipped (inf/NaN gradients)",
     "param_ratio": "baseline parameters / method parameters",
     "mac_ratio": "baseline multiply-accumulates / method multiply-accumulates, one image",
+    "acc_ci": "percent, 95% t-interval of the mean accuracy over seeds",
+    "teacher_size_ratio": "teacher parameters / student parameters",
+    "gain_ci": "percentage points, 95% t-interval over seeds of distilled minus alone (paired)",
+    "gap_recovered": "(acc distilled - acc alone) / (acc teacher - acc alone), mean over seeds",
+    "gap_recovered_ci": "95% t-interval over seeds of gap_recovered",
 }
 
 

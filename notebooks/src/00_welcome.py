@@ -326,7 +326,7 @@ labkit.expect(
 # | 04 | [Quantization](04_quantization.ipynb) | What changes when float32 becomes int8, and when is it faster? |
 # | 05 | [Mixed precision](05_mixed_precision.ipynb) | Where can 16-bit numbers replace 32-bit ones, and why scale the loss? |
 # | 06 | [Matrix factorization](06_matrix_factorization.ipynb) | How does a product of small matrices replace a big one? |
-# | 07 | Knowledge distillation *(coming)* | How does a small student learn from a large teacher? |
+# | 07 | [Knowledge distillation](07_knowledge_distillation.ipynb) | How does a small student learn from a large teacher? |
 # | 08 | Capstone *(coming)* | Adapt a model to a new task, then make it fit a device. |
 #
 # Which technique to choose depends on the hardware, its memory and compute limits, and the

@@ -611,8 +611,8 @@ lab06.q3.check(error)
 #
 # ## What's next
 #
-# Notebook 07, knowledge distillation (coming): a small student learns from a large teacher,
-# another way to a smaller model that keeps the accuracy.
+# [07 · Knowledge distillation](07_knowledge_distillation.ipynb): a small student learns from a
+# large teacher, another way to a smaller model that keeps the accuracy.
 #
 # ## Resources and references
 #
