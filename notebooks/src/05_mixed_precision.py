@@ -5,7 +5,8 @@
 #
 # **Mixed precision** trains with 16-bit numbers where they are safe and keeps 32 bits where
 # they are needed. Matrix products and convolutions, most of the work, run in a 16-bit format;
-# losses, sums and the master copy of the weights stay in float32. On hardware built for it
+# the loss, the batch-norm running statistics and the master copy of the weights (which each
+# update is added to) stay in float32. On hardware built for it
 # (GPUs with tensor cores, TPUs, CPUs with native bfloat16) training gets faster, and the
 # activations kept for the backward pass take about half the memory, which lets larger models
 # and batches fit.
@@ -115,7 +116,9 @@ labkit.expect(sums["float16"] == 32 and sums["bfloat16"] == 4, "16-bit totals st
 # %% [markdown]
 # What to notice: the float16 total stops at 32 and the bfloat16 total at 4: from there on,
 # 0.01 is less than half a step, and each addition rounds back to the same total. That is why
-# mixed precision keeps sums (losses, batch-norm statistics, the weight update) in float32.
+# mixed precision keeps the long-running accumulations in float32: the loss, the batch-norm
+# running statistics, and the weights that every small update is added to. (Not every sum
+# inside the model: the autocast section below shows which ones a CPU runs in 16 bits.)
 #
 # ### Where a real model's numbers fall
 #
@@ -201,14 +204,45 @@ labkit.expect(
 labkit.expect(
     ran_in["_log_softmax"] == ran_in["nll_loss_forward"] == "float32", "the loss in float32"
 )
+labkit.expect(ran_in["mean"] == "bfloat16", "the pooling mean stays bfloat16 on the CPU")
 fp16_ops = lp.autocast_ops(lambda: net(X), torch.float16)
 labkit.expect({r.output for r in fp16_ops if r.op == "convolution"} == {"float16"}, "float16 too")
 
 # %% [markdown]
 # What to notice: the convolutions and the linear layer (`addmm`) ran in bfloat16, and the
-# layers after them (batch norm, ReLU, pooling) simply kept that dtype; the loss
-# (`_log_softmax`, `nll_loss`) was cast back to float32, where sums and exponentials are safe.
+# layers after them (batch norm, ReLU, pooling, and the `mean` of the global pooling) simply
+# kept that dtype; only the loss (`_log_softmax`, `nll_loss`) was cast back to float32.
 # The weights themselves stay float32: autocast casts a 16-bit copy for each product.
+#
+# Sums, softmax and exponentials are not moved to float32 by autocast on a CPU. The list of
+# operations that autocast runs in float32, often quoted (sum, softmax, exp, logsumexp, ...),
+# is the one for CUDA GPUs (see the torch.amp documentation). On this CPU, after a matrix
+# product in bfloat16:
+
+# %%
+h, w = torch.randn(64, 10), torch.randn(10, 10)
+
+
+def after_a_product():
+    z = h @ w  # a matrix product: bfloat16 under autocast
+    return z.sum(), z.mean(), z.softmax(-1), z.logsumexp(-1), z.exp()
+
+
+reductions = {
+    r.op: r.output
+    for r in lp.autocast_ops(after_a_product, torch.bfloat16)
+    if r.op in ("mm", "sum", "mean", "_softmax", "logsumexp", "exp")
+}
+for op, dtype in reductions.items():
+    print(f"{op:<10} -> {dtype}")
+labkit.expect(
+    set(reductions.values()) == {"bfloat16"} and len(reductions) == 6,
+    "on the CPU, sum, mean, softmax, logsumexp and exp stay in bfloat16",
+)
+
+# %% [markdown]
+# What to notice: under CPU autocast, `sum`, `mean`, `softmax`, `logsumexp` and `exp` all
+# ran in bfloat16; on a CPU it is the loss operations that autocast keeps in float32.
 
 # %% [markdown]
 # ## Loss scaling, from scratch
@@ -517,9 +551,11 @@ lab05.q3.check(next_scale)
 # ## Summary
 #
 # - float16 has 10 mantissa bits and a range up to 65,504; bfloat16 has 7 mantissa bits and
-#   float32's range. Sums in 16 bits stall; mixed precision keeps them in float32.
-# - Autocast runs convolutions and matrix products in 16 bits and losses in float32; read it
-#   from the running code, not from a list.
+#   float32's range. Long sums in 16 bits stall; mixed precision keeps the loss, the
+#   batch-norm statistics and the weight update (on float32 master weights) in float32.
+# - Autocast runs convolutions and matrix products in 16 bits and the loss in float32; on a
+#   CPU, sums, means and softmax stay in 16 bits too. Read it from the running code, not from
+#   a list.
 # - Many activation gradients of a trained model underflow in float16. Loss scaling shifts
 #   them up; a dynamic scaler halves on overflow and grows after good steps, exactly as
 #   `torch.amp.GradScaler` does.
