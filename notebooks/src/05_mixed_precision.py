@@ -350,19 +350,33 @@ labkit.show_source(amp.training_step)
 # `labkit.amp.train_side_by_side` trains three copies of one freshly initialized course model,
 # float32, bfloat16 and float16 with the scaler, for one epoch: each batch goes through all
 # three in turn, so they see the same data in the same order and share the machine's slow
-# moments. We repeat it for 2 seeds, compare the test accuracy of each pair on the same
-# images, and time the steps. **This CPU has no native float16 arithmetic unless the feature
-# line below says so: float16 steps are emulated and several times slower; the run is kept
-# small (about 10 seconds in all on 2 cores).**
+# moments. We repeat it for 3 seeds, compare the test accuracy of each pair on the same
+# images, and time the steps. A 16-bit format that this CPU cannot compute in hardware is
+# emulated, and its steps are several times slower: the cell first says which formats are
+# native here, and times one step of each precision to estimate how long the run takes.
 
 # %%
 cpu = labkit.cpu_features()
 print(cpu.summary())
-seeds = (0, 1)
+for fmt, native in (("bfloat16", cpu.native_bf16), ("float16", cpu.native_fp16)):
+    if not native:
+        print(f"SLOW: no native {fmt} on this CPU; its steps are emulated, several times slower.")
+seeds, batch_size = (0, 1, 2), 64
+one_step = amp.time_training_steps(
+    {p: (net, p) for p in lp.PRECISIONS}, X[:batch_size], y[:batch_size], rounds=1, runs=2
+)
+steps = -(-len(data.train) // batch_size)
+estimate = len(seeds) * steps * sum(one_step[p].median_ms for p in lp.PRECISIONS) / 1000
+print(", ".join(f"one {p} step {one_step[p].median_ms:.0f} ms" for p in lp.PRECISIONS))
+print(f"estimated training time: about {estimate:.0f} s ({len(seeds)} seeds x {steps} steps x 3)")
+
+# %%
 runs, paired = {}, {}
 for seed in seeds:
     fresh = labkit.create_model("small_cnn", seed=seed)
-    runs[seed] = amp.train_side_by_side(fresh, data.train, epochs=1, seed=seed)
+    runs[seed] = amp.train_side_by_side(
+        fresh, data.train, epochs=1, batch_size=batch_size, seed=seed
+    )
     for p in ("bfloat16", "float16_scaled"):
         paired[seed, p] = labkit.compare_models(
             runs[seed].nets["float32"], runs[seed].nets[p], data.test, names=("float32", p)
@@ -372,18 +386,18 @@ for seed in seeds:
     print(f"seed {seed}: " + ", ".join(f"{p} {a:.2f}%" for p, a in accs.items()))
     for p in ("bfloat16", "float16_scaled"):
         print(f"    {paired[seed, p]}")
-        labkit.expect_no_detectable_difference(paired[seed, p])
 for p in ("bfloat16", "float16_scaled"):
     gap = labkit.seed_interval([100 * paired[s, p].difference for s in seeds])
-    print(f"{p} - float32 over seeds, points: {gap}")
-    labkit.expect(not gap.excludes_zero, "the interval over seeds holds 0")
+    print(f"{p} - float32 over {len(seeds)} seeds, points: {gap}")
+    labkit.expect_above(f"mean {p} - float32 over seeds, points", gap.mean, -2)
 print("skipped steps (float16 scaler):", [runs[s].skipped["float16_scaled"] for s in seeds])
 
 # %% [markdown]
-# What to notice: on every seed, neither 16-bit model differs detectably from the float32
-# model trained from the same start on the same batches (the lines above). The interval over
-# two seeds is wide, but it holds 0 too: after one epoch on this task, the precision of
-# training does not show in the accuracy.
+# What to notice: each line of a seed is a paired comparison of a 16-bit model with the
+# float32 model trained from the same start on the same batches; "no detectable difference"
+# there means the 95% interval holds 0. A single seed can also come out detectably different,
+# in either direction: two nearly equal models reach the end by different paths. The cell
+# asserts the average over the seeds: neither 16-bit precision costs 2 points or more.
 #
 # ### Step time and activation memory
 #
@@ -433,21 +447,26 @@ print(
     f"native float16: {'yes' if cpu.native_fp16 else 'no'}"
 )
 print(bf16_expectation(cpu))
-if not cpu.native_fp16:
-    print(
-        "float16 has no hardware support here: its steps below are emulated and slow, "
-        "so it gets only a few timed steps (about 2 seconds)."
-    )
 
 # %% [markdown]
 # A model where arithmetic dominates: three Linear layers of 512 units on 256 inputs. We time
 # its training steps in interleaved rounds on one thread (so that the ratio reflects the
-# arithmetic, not how the two cores are shared):
+# arithmetic, not how the two cores are shared). One step of each first, for an estimate of
+# the time it takes:
 
 # %%
+for fmt, native in (("bfloat16", cpu.native_bf16), ("float16", cpu.native_fp16)):
+    if not native:
+        print(f"SLOW: no native {fmt} on this CPU; its steps are emulated, several times slower.")
 mlp, mlp_X, mlp_y = amp.compute_bound_mlp()
+mlp_nets = {p: (mlp, p) for p in lp.PRECISIONS}
+mlp_step = amp.time_training_steps(mlp_nets, mlp_X, mlp_y, rounds=1, runs=1, threads=1)
+rounds, runs_per_round = 3, 3
+estimate = rounds * (runs_per_round + 1) * sum(mlp_step[p].median_ms for p in lp.PRECISIONS)
+print(", ".join(f"one {p} step {mlp_step[p].median_ms:.0f} ms" for p in lp.PRECISIONS))
+print(f"estimated time of the rounds below: about {estimate / 1000:.1f} s")
 step_lat = amp.time_training_steps(
-    {p: (mlp, p) for p in lp.PRECISIONS}, mlp_X, mlp_y, rounds=3, runs=3, threads=1
+    mlp_nets, mlp_X, mlp_y, rounds=rounds, runs=runs_per_round, threads=1
 )
 speed = {p: step_lat.ratio(p, "float32") for p in ("bfloat16", "float16_scaled")}
 for p in lp.PRECISIONS:
@@ -471,9 +490,11 @@ if not cpu.native_fp16:
 #
 # ### On a GPU
 #
-# On a CUDA GPU the same cell measures the GPU (the model and batch are moved to
-# `labkit.get_device()`); without one, it shows figures recorded for this course on an H100,
-# with where and how they were measured. They are **recorded, not measured here**:
+# Where a CUDA GPU is present, the cell below measures it: the model of the previous cell,
+# widened to 4096 units on a batch of 4096, is moved to `labkit.get_device()` and its steps
+# are timed in interleaved rounds as above. Without one, the cell shows figures recorded for
+# this course on an H100, with where and how they were measured. They are **recorded, not
+# measured here**:
 
 # %%
 device = labkit.get_device()
@@ -493,14 +514,38 @@ else:
     print(f"RECORDED, NOT MEASURED HERE: {recorded['what']}")
     print(f"  where: {recorded['where']}, when: {recorded['when']}, {recorded['software']}")
     print(f"  how: {recorded['how']}")
+    speedup = {}
     for row in recorded["rows"]:
-        details = "; ".join(f"{k}: {v}" for k, v in row.items() if k != "model")
-        print(f"  {row['model']} -- {details}")
+        print(f"  {row['model']}, batch {row['batch']}, input {row['input']}:")
+        for p in ("float16_scaled", "bfloat16"):
+            if p in row:
+                speedup[row["model"], p] = (row[p], row[p])
+                print(f"    {p:<15} step speed-up over float32 {row[p]:.2f}x")
+            elif f"{p}_low" in row:
+                speedup[row["model"], p] = (row[f"{p}_low"], row[f"{p}_high"])
+                print(
+                    f"    {p:<15} step speed-up over float32 {row[f'{p}_low']:.2f}x to "
+                    f"{row[f'{p}_high']:.2f}x (lowest to highest of the recorded runs)"
+                )
+            else:
+                print(f"    {p:<15} not recorded")
+        for key in ("memory", "note"):
+            if key in row:
+                print(f"    {key}: {row[key]}")
+    labkit.expect(
+        min(speedup["resnet50", p][0] for p in ("float16_scaled", "bfloat16")) > 1,
+        "recorded: ResNet-50 steps faster in both 16-bit formats",
+    )
+    labkit.expect(
+        speedup["a course-size CNN", "float16_scaled"][1] < 1,
+        "recorded: the course-size CNN slower in float16",
+    )
 
 # %% [markdown]
-# Where no GPU is present, the recorded figures tell the same story as this CPU: on ResNet-50 at batch 128, where
-# large convolutions dominate, tensor cores make float16 about 3x and bfloat16 about 2.6x
-# faster than float32; on a model of our course's size the GPU is *slower* in 16 bits, because
+# What to notice: in the recorded figures (printed where no GPU is present), ResNet-50 at
+# batch 128, where large convolutions dominate, takes its training steps faster in both
+# float16 and bfloat16 than in float32, thanks to the tensor cores; on a model of our course's
+# size, float16 steps were slower than float32 (bfloat16 was not recorded there), because
 # launching each small kernel costs more than its arithmetic.
 
 # %% [markdown]
@@ -559,8 +604,9 @@ lab05.q3.check(next_scale)
 # - Many activation gradients of a trained model underflow in float16. Loss scaling shifts
 #   them up; a dynamic scaler halves on overflow and grows after good steps, exactly as
 #   `torch.amp.GradScaler` does.
-# - Trained in bfloat16 or float16 with a scaler, the course model shows no detectable
-#   difference from float32, with about half the activation memory.
+# - Trained in bfloat16 or float16 with a scaler, the course model loses less than 2 points
+#   of accuracy against float32 on average over 3 seeds (each seed's paired comparison is
+#   printed), with about half the activation memory.
 # - Speed is the hardware's: native bfloat16, AMX or tensor cores make 16 bits faster on
 #   large layers; without them 16-bit arithmetic is emulated and slower.
 #
