@@ -470,7 +470,11 @@ step_lat = amp.time_training_steps(
 )
 speed = {p: step_lat.ratio(p, "float32") for p in ("bfloat16", "float16_scaled")}
 for p in lp.PRECISIONS:
-    print(f"{p:<15} {step_lat[p]}")
+    lat = step_lat[p]
+    print(
+        f"{p:<15} {lat.median_ms:6.1f} ms per step (median round; its {lat.runs} runs: "
+        f"{lat.p10_ms:.1f} to {lat.p90_ms:.1f} ms, min to max)"
+    )
 print(f"bfloat16 speed-up over float32: {speed['bfloat16']}")
 print(labkit.expected("05.bf16_step_speedup", speed["bfloat16"].median))
 print(f"float16 + scaler speed-up over float32: {speed['float16_scaled']}")
