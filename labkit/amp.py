@@ -393,8 +393,8 @@ def plot_number_line(
     ax.set_xlabel("log10 of magnitude (thin: subnormal numbers, thick: normal numbers)")
     if title:
         ax.set_title(title)
-    if own_figure:
-        ax.figure.tight_layout()
+    if own_figure and ax.figure.get_layout_engine() is None:
+        ax.figure.tight_layout()  # labkit.setup() turns constrained layout on instead
     return ax
 
 

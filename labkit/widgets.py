@@ -377,7 +377,8 @@ class ScaleExplorer(_App):
         for bars in bottom.containers:
             labels = [f"{100 * b.get_height():.2g}%" if b.get_height() > 0 else "" for b in bars]
             bottom.bar_label(bars, labels=labels, fontsize=7)
-        fig.tight_layout()
+        if fig.get_layout_engine() is None:  # labkit.setup() turns constrained layout on
+            fig.tight_layout()
         under = sum(f["underflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
         over = sum(f["overflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
         total = sum(int(g.count_nonzero()) for g in self.grads.values())
