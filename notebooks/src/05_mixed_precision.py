@@ -541,7 +541,7 @@ else:
                 speedup[row["model"], p] = (row[f"{p}_low"], row[f"{p}_high"])
                 print(
                     f"    {p:<15} step speed-up over float32 {row[f'{p}_low']:.2f}x to "
-                    f"{row[f'{p}_high']:.2f}x (lowest to highest of the recorded runs)"
+                    f"{row[f'{p}_high']:.2f}x (a range as recorded; the record does not say what it spans)"
                 )
             else:
                 print(f"    {p:<15} not recorded")
