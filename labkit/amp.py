@@ -366,12 +366,14 @@ def plot_number_line(
     """
     if not isinstance(ranges, Mapping) or not ranges:
         raise TypeError("argument 'ranges' must be a non-empty {format: (sub, normal, max)} dict")
+    own_figure = ax is None
     ax = ax if ax is not None else plt.subplots(figsize=(8, 3.2))[1]
     for i, (name, (sub, normal, largest)) in enumerate(ranges.items()):
         y = len(ranges) - i
         ax.plot([np.log10(sub), np.log10(normal)], [y, y], color=PALETTE[i], lw=2, alpha=0.5)
         ax.plot([np.log10(normal), np.log10(largest)], [y, y], color=PALETTE[i], lw=7)
-        ax.text(np.log10(largest) + 0.5, y, name, va="center", fontsize=9)
+        ax.text(np.log10(largest), y + 0.2, name, ha="right", va="bottom", fontsize=9)
+    ax.set_ylim(0.4, len(ranges) + 0.8)  # room for the labels above the bars
     if samples:
         twin = ax.twinx()
         for j, (name, values) in enumerate(samples.items()):
@@ -391,6 +393,8 @@ def plot_number_line(
     ax.set_xlabel("log10 of magnitude (thin: subnormal numbers, thick: normal numbers)")
     if title:
         ax.set_title(title)
+    if own_figure and ax.figure.get_layout_engine() is None:
+        ax.figure.tight_layout()  # labkit.setup() turns constrained layout on instead
     return ax
 
 

@@ -58,7 +58,33 @@ def check_autocast_device(name: str, value: object) -> str:
             f"argument '{name}': autocast does not support the device type {device.type!r}; "
             "use 'cpu' or 'cuda'"
         )
+    if device.type != "cpu":
+        # Autocast on an absent device only warns and switches itself off: every operation
+        # would then run in float32, which is not what the caller asked to see.
+        backend = getattr(torch, device.type, None)
+        present = backend is not None and backend.is_available()
+        count = backend.device_count() if present and hasattr(backend, "device_count") else 1
+        if not present or (device.index is not None and device.index >= count):
+            raise ValueError(
+                f"argument '{name}': there is no {str(device)!r} device on this machine "
+                f"(autocast would be switched off); use 'cpu'"
+                + (" or 'cuda'" if device.type != "cuda" and torch.cuda.is_available() else "")
+            )
     return device.type
+
+
+def check_autocast_dtype(name: str, value: object) -> torch.dtype:
+    """``value`` as one of the 16-bit formats autocast runs in: bfloat16 or float16.
+
+    Lesson: notebooks/05_mixed_precision.ipynb, "Casting, and what autocast does".
+    """
+    dtype = check_dtype(name, value)
+    if dtype == torch.float32:
+        raise ValueError(
+            f"argument '{name}' must be 'bfloat16' or 'float16' (autocast to float32 is "
+            f"switched off, and would show every operation in float32), got {value!r}"
+        )
+    return dtype
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -248,7 +274,7 @@ def autocast_ops(
     """
     if not callable(fn):
         raise TypeError(f"argument 'fn' must be a function of no arguments, got {fn!r}")
-    dtype = check_dtype("dtype", dtype)
+    dtype = check_autocast_dtype("dtype", dtype)
     device_type = check_autocast_device("device", device)
     recorder = _Recorder()
     with torch.autocast(device_type=device_type, dtype=dtype), recorder:

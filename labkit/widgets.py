@@ -332,6 +332,16 @@ class ScaleExplorer(_App):
                     f"argument 'grads': {name!r} must be a tensor with non-zero values"
                 )
         self.grads = {name: g.detach().float() for name, g in grads.items()}
+        every = torch.cat([g.flatten().abs() for g in self.grads.values()]).double()
+        every = every[every > 0]
+        info = format_info("float16")
+        # x-limits fixed for every position of the slider: the smallest gradient at scale 1 to
+        # the largest at the largest scale, and float16's whole range
+        lows = torch.tensor(
+            [float(every.min()), info.smallest_subnormal], dtype=torch.float64
+        ).log10()
+        highs = torch.tensor([float(every.max()) * 2.0**30, info.max], dtype=torch.float64).log10()
+        self.xlim = (float(lows.min()) - 1, float(highs.max()) + 1)
         self.log2_scale = w.IntSlider(
             value=0,
             min=0,
@@ -354,6 +364,7 @@ class ScaleExplorer(_App):
             ax=top,
             title=f"every activation gradient, times the loss scale {scale:g}",
         )
+        top.set_xlim(*self.xlim)
         plot_fractions(
             {
                 "underflow to 0": {n: f["underflow"] for n, f in fates.items()},
@@ -362,6 +373,12 @@ class ScaleExplorer(_App):
             ax=bottom,
             ylabel="fraction of the layer's gradients",
         )
+        bottom.set_ylim(0, 1)  # a fixed scale: a tiny fraction shows as a tiny bar
+        for bars in bottom.containers:
+            labels = [f"{100 * b.get_height():.2g}%" if b.get_height() > 0 else "" for b in bars]
+            bottom.bar_label(bars, labels=labels, fontsize=7)
+        if fig.get_layout_engine() is None:  # labkit.setup() turns constrained layout on
+            fig.tight_layout()
         under = sum(f["underflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
         over = sum(f["overflow"] * self.grads[n].count_nonzero() for n, f in fates.items())
         total = sum(int(g.count_nonzero()) for g in self.grads.values())
@@ -369,6 +386,8 @@ class ScaleExplorer(_App):
             "scale": scale,
             "underflow": float(under / total),
             "overflow": float(over / total),
+            "xlim": top.get_xlim(),
+            "ylim": bottom.get_ylim(),
         }
         print(
             f"loss scale {scale:g}: {100 * self.state['underflow']:.2f}% of the gradients "

@@ -189,3 +189,20 @@ def test_other_bad_input():
         P.bit_fields(float("nan"), "float16")
     with pytest.raises(TypeError, match="argument 'scaler'"):
         amp.scaler_run("dynamic", None)
+
+
+def test_an_absent_device_is_refused_not_silently_switched_off():
+    absent = ["cuda:99"] + ([] if torch.cuda.is_available() else ["cuda", torch.device("cuda")])
+    for device in absent:
+        with pytest.raises(ValueError, match="argument 'device'.*no .*device on this machine"):
+            P.autocast_ops(lambda: None, device=device)
+        with pytest.raises(ValueError, match="argument 'device'.*no .*device"):
+            amp.autocast_for("bfloat16", device)
+        with pytest.raises(ValueError, match="argument 'device'.*no .*device"):
+            amp.make_scaler("float16_scaled", device)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, "float32"])
+def test_autocast_to_float32_is_refused(dtype):
+    with pytest.raises(ValueError, match="argument 'dtype' must be 'bfloat16' or 'float16'"):
+        P.autocast_ops(lambda: None, dtype)

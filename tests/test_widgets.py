@@ -60,6 +60,8 @@ def test_the_scale_slider_moves_gradients_out_of_underflow(baseline, data):
     assert app.state["underflow"] < unscaled["underflow"] and app.state["scale"] == 4096
     app.log2_scale.value = 30
     assert app.state["overflow"] > 0
+    # fixed axes: the number line does not move with the slider, fractions are drawn on 0..1
+    assert app.state["xlim"] == unscaled["xlim"] and app.state["ylim"] == (0, 1)
     assert app.state["seconds"] < 5
     with pytest.raises(TypeError, match="argument 'grads'"):
         ScaleExplorer([1, 2])

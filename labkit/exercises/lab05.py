@@ -174,6 +174,17 @@ def _torch_scales(interval: int) -> list[float]:
     return out
 
 
+def _swapped_gives(fn, scale, good, found, interval, truth) -> bool:
+    """Whether ``fn`` gives GradScaler's scale when good_steps and found_inf are swapped."""
+    try:
+        out = call_learner(fn, scale, found, good, interval, what="next_scale")
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            return False
+        return want_number(out[0], "the new scale") == truth
+    except Exception:  # only a probe for one likely mistake: any failure means "not this one"
+        return False
+
+
 def _check_q3(next_scale) -> str:
     fn = want_callable(next_scale, "next_scale")
     for interval in (3, 2):
@@ -187,6 +198,12 @@ def _check_q3(next_scale) -> str:
             new_good = want_number(out[1], "the new count of good steps")
             if new_scale != truth:
                 what = "an overflow" if found else "a good step"
+                if _swapped_gives(fn, scale, good, found, interval, truth):
+                    raise Wrong(
+                        f"step {step}: your function reads good_steps and found_inf in swapped "
+                        "order; it is called as next_scale(scale, good_steps, found_inf, "
+                        "growth_interval)"
+                    )
                 if found and new_scale == scale:
                     raise Wrong(f"step {step}: after an overflow the scale must be halved")
                 if not found and new_scale == 2 * scale and good + 1 < interval:
@@ -256,6 +273,11 @@ q3 = Question(
             "grows one step late",
             (lambda s, g, f, n: (s / 2, 0) if f else ((s * 2, 0) if g == n else (s, g + 1)),),
             "GradScaler's is",
+        ),
+        Planted(
+            "good_steps and found_inf swapped",
+            (lambda s, f, g, n: (s / 2, 0) if f else ((s * 2, 0) if g + 1 == n else (s, g + 1)),),
+            "swapped order",
         ),
         Planted("returns a number", (lambda s, g, f, n: s,), "should return"),
         Planted("crashes", (lambda s, g, f, n: s / None,), "raised TypeError"),

@@ -5,7 +5,8 @@
 #
 # **Mixed precision** trains with 16-bit numbers where they are safe and keeps 32 bits where
 # they are needed. Matrix products and convolutions, most of the work, run in a 16-bit format;
-# losses, sums and the master copy of the weights stay in float32. On hardware built for it
+# the loss, the batch-norm running statistics and the master copy of the weights (which each
+# update is added to) stay in float32. On hardware built for it
 # (GPUs with tensor cores, TPUs, CPUs with native bfloat16) training gets faster, and the
 # activations kept for the backward pass take about half the memory, which lets larger models
 # and batches fit.
@@ -92,6 +93,14 @@ labkit.expect(agree, "decoding the bits should give what PyTorch stores")
 in_bf16 = float(torch.tensor(65504.0).to(torch.bfloat16))
 labkit.expect(in_bf16 == 65536, "bfloat16 rounds 65504 to 65536")
 labkit.expect(lp.bit_fields(1e-5, "float16")[1] == "00000", "1e-5 is subnormal in float16")
+tenth = {
+    name: abs(float(torch.tensor(0.1, dtype=torch.float64).to(t)) - 0.1)
+    for name, t in lp.FORMATS.items()
+}
+print("error in storing 0.1: " + ", ".join(f"{n} {e:.1e}" for n, e in tenth.items()))
+labkit.expect(
+    0 < tenth["float32"] < tenth["float16"] < tenth["bfloat16"], "0.1: least exact in bfloat16"
+)
 
 # %% [markdown]
 # What to notice: 0.1 is stored inexactly in every format, least exactly in bfloat16
@@ -115,7 +124,9 @@ labkit.expect(sums["float16"] == 32 and sums["bfloat16"] == 4, "16-bit totals st
 # %% [markdown]
 # What to notice: the float16 total stops at 32 and the bfloat16 total at 4: from there on,
 # 0.01 is less than half a step, and each addition rounds back to the same total. That is why
-# mixed precision keeps sums (losses, batch-norm statistics, the weight update) in float32.
+# mixed precision keeps the long-running accumulations in float32: the loss, the batch-norm
+# running statistics, and the weights that every small update is added to. (Not every sum
+# inside the model: the autocast section below shows which ones a CPU runs in 16 bits.)
 #
 # ### Where a real model's numbers fall
 #
@@ -201,14 +212,45 @@ labkit.expect(
 labkit.expect(
     ran_in["_log_softmax"] == ran_in["nll_loss_forward"] == "float32", "the loss in float32"
 )
+labkit.expect(ran_in["mean"] == "bfloat16", "the pooling mean stays bfloat16 on the CPU")
 fp16_ops = lp.autocast_ops(lambda: net(X), torch.float16)
 labkit.expect({r.output for r in fp16_ops if r.op == "convolution"} == {"float16"}, "float16 too")
 
 # %% [markdown]
 # What to notice: the convolutions and the linear layer (`addmm`) ran in bfloat16, and the
-# layers after them (batch norm, ReLU, pooling) simply kept that dtype; the loss
-# (`_log_softmax`, `nll_loss`) was cast back to float32, where sums and exponentials are safe.
+# layers after them (batch norm, ReLU, pooling, and the `mean` of the global pooling) simply
+# kept that dtype; only the loss (`_log_softmax`, `nll_loss`) was cast back to float32.
 # The weights themselves stay float32: autocast casts a 16-bit copy for each product.
+#
+# Sums, softmax and exponentials are not moved to float32 by autocast on a CPU. The list of
+# operations that autocast runs in float32, often quoted (sum, softmax, exp, logsumexp, ...),
+# is the one for CUDA GPUs (see the torch.amp documentation). On this CPU, after a matrix
+# product in bfloat16:
+
+# %%
+h, w = torch.randn(64, 10), torch.randn(10, 10)
+
+
+def after_a_product():
+    z = h @ w  # a matrix product: bfloat16 under autocast
+    return z.sum(), z.mean(), z.softmax(-1), z.logsumexp(-1), z.exp()
+
+
+reductions = {
+    r.op: r.output
+    for r in lp.autocast_ops(after_a_product, torch.bfloat16)
+    if r.op in ("mm", "sum", "mean", "_softmax", "logsumexp", "exp")
+}
+for op, dtype in reductions.items():
+    print(f"{op:<10} -> {dtype}")
+labkit.expect(
+    set(reductions.values()) == {"bfloat16"} and len(reductions) == 6,
+    "on the CPU, sum, mean, softmax, logsumexp and exp stay in bfloat16",
+)
+
+# %% [markdown]
+# What to notice: under CPU autocast, `sum`, `mean`, `softmax`, `logsumexp` and `exp` all
+# ran in bfloat16; on a CPU it is the loss operations that autocast keeps in float32.
 
 # %% [markdown]
 # ## Loss scaling, from scratch
@@ -279,6 +321,7 @@ plt.show()
 dynamic = ours.scales[-1]
 with_dynamic = {name: lp.fate_in(g, "float16", dynamic)["underflow"] for name, g in grads.items()}
 overflow = max(lp.fate_in(g, "float16", dynamic)["overflow"] for g in grads.values())
+static_overflow = max(lp.fate_in(g, "float16", static)["overflow"] for g in grads.values())
 amp.plot_fractions(
     {
         "no scaling": no_scaling,
@@ -294,13 +337,16 @@ print(
     f"underflow, at most {100 * overflow:.3f}% overflow in any layer"
 )
 labkit.expect(sum(v >= 0.2 for v in no_scaling.values()) >= 3, "a fifth or more, 3+ layers")
-labkit.expect(max(with_static.values()) < 0.01, "the static scale saves almost all")
+labkit.expect(
+    max(with_static.values()) < 0.01 and static_overflow == 0, "the static scale saves almost all"
+)
 labkit.expect(max(with_dynamic.values()) < 0.01 and overflow == 0, "so does the dynamic one")
 
 # %% [markdown]
 # What to notice: without scaling, a fifth or more of the gradients of at least three layers
-# vanish; with either scale, less than 1% in any layer, and none overflows. (The dynamic scale was found on a fresh model's weight
-# gradients; a scaler in real training adapts to the model it trains.)
+# vanish; with either scale, less than 1% in any layer, and none overflows. (The dynamic
+# scale was found on a fresh model's weight gradients; a scaler in real training adapts to the
+# model it trains.)
 
 # %% [markdown]
 # ## Mixed precision training
@@ -316,19 +362,33 @@ labkit.show_source(amp.training_step)
 # `labkit.amp.train_side_by_side` trains three copies of one freshly initialized course model,
 # float32, bfloat16 and float16 with the scaler, for one epoch: each batch goes through all
 # three in turn, so they see the same data in the same order and share the machine's slow
-# moments. We repeat it for 2 seeds, compare the test accuracy of each pair on the same
-# images, and time the steps. **This CPU has no native float16 arithmetic unless the feature
-# line below says so: float16 steps are emulated and several times slower; the run is kept
-# small (about 10 seconds in all on 2 cores).**
+# moments. We repeat it for 3 seeds, compare the test accuracy of each pair on the same
+# images, and time the steps. A 16-bit format that this CPU cannot compute in hardware is
+# emulated, and its steps are several times slower: the cell first says which formats are
+# native here, and times one step of each precision to estimate how long the run takes.
 
 # %%
 cpu = labkit.cpu_features()
 print(cpu.summary())
-seeds = (0, 1)
+for fmt, native in (("bfloat16", cpu.native_bf16), ("float16", cpu.native_fp16)):
+    if not native:
+        print(f"SLOW: no native {fmt} on this CPU; its steps are emulated, several times slower.")
+seeds, batch_size = (0, 1, 2), 64
+one_step = amp.time_training_steps(
+    {p: (net, p) for p in lp.PRECISIONS}, X[:batch_size], y[:batch_size], rounds=1, runs=2
+)
+steps = -(-len(data.train) // batch_size)
+estimate = len(seeds) * steps * sum(one_step[p].median_ms for p in lp.PRECISIONS) / 1000
+print(", ".join(f"one {p} step {one_step[p].median_ms:.0f} ms" for p in lp.PRECISIONS))
+print(f"estimated training time: about {estimate:.0f} s ({len(seeds)} seeds x {steps} steps x 3)")
+
+# %%
 runs, paired = {}, {}
 for seed in seeds:
     fresh = labkit.create_model("small_cnn", seed=seed)
-    runs[seed] = amp.train_side_by_side(fresh, data.train, epochs=1, seed=seed)
+    runs[seed] = amp.train_side_by_side(
+        fresh, data.train, epochs=1, batch_size=batch_size, seed=seed
+    )
     for p in ("bfloat16", "float16_scaled"):
         paired[seed, p] = labkit.compare_models(
             runs[seed].nets["float32"], runs[seed].nets[p], data.test, names=("float32", p)
@@ -338,18 +398,18 @@ for seed in seeds:
     print(f"seed {seed}: " + ", ".join(f"{p} {a:.2f}%" for p, a in accs.items()))
     for p in ("bfloat16", "float16_scaled"):
         print(f"    {paired[seed, p]}")
-        labkit.expect_no_detectable_difference(paired[seed, p])
 for p in ("bfloat16", "float16_scaled"):
     gap = labkit.seed_interval([100 * paired[s, p].difference for s in seeds])
-    print(f"{p} - float32 over seeds, points: {gap}")
-    labkit.expect(not gap.excludes_zero, "the interval over seeds holds 0")
+    print(f"{p} - float32 over {len(seeds)} seeds, points: {gap}")
+    labkit.expect_above(f"mean {p} - float32 over seeds, points", gap.mean, -2)
 print("skipped steps (float16 scaler):", [runs[s].skipped["float16_scaled"] for s in seeds])
 
 # %% [markdown]
-# What to notice: on every seed, neither 16-bit model differs detectably from the float32
-# model trained from the same start on the same batches (the lines above). The interval over
-# two seeds is wide, but it holds 0 too: after one epoch on this task, the precision of
-# training does not show in the accuracy.
+# What to notice: each line of a seed is a paired comparison of a 16-bit model with the
+# float32 model trained from the same start on the same batches; "no detectable difference"
+# there means the 95% interval holds 0. A single seed can also come out detectably different,
+# in either direction: two nearly equal models reach the end by different paths. The cell
+# asserts the average over the seeds: neither 16-bit precision costs 2 points or more.
 #
 # ### Step time and activation memory
 #
@@ -399,25 +459,34 @@ print(
     f"native float16: {'yes' if cpu.native_fp16 else 'no'}"
 )
 print(bf16_expectation(cpu))
-if not cpu.native_fp16:
-    print(
-        "float16 has no hardware support here: its steps below are emulated and slow, "
-        "so it gets only a few timed steps (about 2 seconds)."
-    )
 
 # %% [markdown]
 # A model where arithmetic dominates: three Linear layers of 512 units on 256 inputs. We time
 # its training steps in interleaved rounds on one thread (so that the ratio reflects the
-# arithmetic, not how the two cores are shared):
+# arithmetic, not how the two cores are shared). One step of each first, for an estimate of
+# the time it takes:
 
 # %%
+for fmt, native in (("bfloat16", cpu.native_bf16), ("float16", cpu.native_fp16)):
+    if not native:
+        print(f"SLOW: no native {fmt} on this CPU; its steps are emulated, several times slower.")
 mlp, mlp_X, mlp_y = amp.compute_bound_mlp()
+mlp_nets = {p: (mlp, p) for p in lp.PRECISIONS}
+mlp_step = amp.time_training_steps(mlp_nets, mlp_X, mlp_y, rounds=1, runs=1, threads=1)
+rounds, runs_per_round = 3, 3
+estimate = rounds * (runs_per_round + 1) * sum(mlp_step[p].median_ms for p in lp.PRECISIONS)
+print(", ".join(f"one {p} step {mlp_step[p].median_ms:.0f} ms" for p in lp.PRECISIONS))
+print(f"estimated time of the rounds below: about {estimate / 1000:.1f} s")
 step_lat = amp.time_training_steps(
-    {p: (mlp, p) for p in lp.PRECISIONS}, mlp_X, mlp_y, rounds=3, runs=3, threads=1
+    mlp_nets, mlp_X, mlp_y, rounds=rounds, runs=runs_per_round, threads=1
 )
 speed = {p: step_lat.ratio(p, "float32") for p in ("bfloat16", "float16_scaled")}
 for p in lp.PRECISIONS:
-    print(f"{p:<15} {step_lat[p]}")
+    lat = step_lat[p]
+    print(
+        f"{p:<15} {lat.median_ms:6.1f} ms per step (median round; its {lat.runs} runs: "
+        f"{lat.p10_ms:.1f} to {lat.p90_ms:.1f} ms, min to max)"
+    )
 print(f"bfloat16 speed-up over float32: {speed['bfloat16']}")
 print(labkit.expected("05.bf16_step_speedup", speed["bfloat16"].median))
 print(f"float16 + scaler speed-up over float32: {speed['float16_scaled']}")
@@ -437,9 +506,11 @@ if not cpu.native_fp16:
 #
 # ### On a GPU
 #
-# On a CUDA GPU the same cell measures the GPU (the model and batch are moved to
-# `labkit.get_device()`); without one, it shows figures recorded for this course on an H100,
-# with where and how they were measured. They are **recorded, not measured here**:
+# Where a CUDA GPU is present, the cell below measures it: the model of the previous cell,
+# widened to 4096 units on a batch of 4096, is moved to `labkit.get_device()` and its steps
+# are timed in interleaved rounds as above. Without one, the cell shows figures recorded for
+# this course on an H100, with where and how they were measured. They are **recorded, not
+# measured here**:
 
 # %%
 device = labkit.get_device()
@@ -459,14 +530,38 @@ else:
     print(f"RECORDED, NOT MEASURED HERE: {recorded['what']}")
     print(f"  where: {recorded['where']}, when: {recorded['when']}, {recorded['software']}")
     print(f"  how: {recorded['how']}")
+    speedup = {}
     for row in recorded["rows"]:
-        details = "; ".join(f"{k}: {v}" for k, v in row.items() if k != "model")
-        print(f"  {row['model']} -- {details}")
+        print(f"  {row['model']}, batch {row['batch']}, input {row['input']}:")
+        for p in ("float16_scaled", "bfloat16"):
+            if p in row:
+                speedup[row["model"], p] = (row[p], row[p])
+                print(f"    {p:<15} step speed-up over float32 {row[p]:.2f}x")
+            elif f"{p}_low" in row:
+                speedup[row["model"], p] = (row[f"{p}_low"], row[f"{p}_high"])
+                print(
+                    f"    {p:<15} step speed-up over float32 {row[f'{p}_low']:.2f}x to "
+                    f"{row[f'{p}_high']:.2f}x (a range as recorded; the record does not say what it spans)"
+                )
+            else:
+                print(f"    {p:<15} not recorded")
+        for key in ("memory", "note"):
+            if key in row:
+                print(f"    {key}: {row[key]}")
+    labkit.expect(
+        min(speedup["resnet50", p][0] for p in ("float16_scaled", "bfloat16")) > 1,
+        "recorded: ResNet-50 steps faster in both 16-bit formats",
+    )
+    labkit.expect(
+        speedup["a course-size CNN", "float16_scaled"][1] < 1,
+        "recorded: the course-size CNN slower in float16",
+    )
 
 # %% [markdown]
-# Where no GPU is present, the recorded figures tell the same story as this CPU: on ResNet-50 at batch 128, where
-# large convolutions dominate, tensor cores make float16 about 3x and bfloat16 about 2.6x
-# faster than float32; on a model of our course's size the GPU is *slower* in 16 bits, because
+# What to notice: in the recorded figures (printed where no GPU is present), ResNet-50 at
+# batch 128, where large convolutions dominate, takes its training steps faster in both
+# float16 and bfloat16 than in float32, thanks to the tensor cores; on a model of our course's
+# size, float16 steps were slower than float32 (bfloat16 was not recorded there), because
 # launching each small kernel costs more than its arithmetic.
 
 # %% [markdown]
@@ -517,14 +612,17 @@ lab05.q3.check(next_scale)
 # ## Summary
 #
 # - float16 has 10 mantissa bits and a range up to 65,504; bfloat16 has 7 mantissa bits and
-#   float32's range. Sums in 16 bits stall; mixed precision keeps them in float32.
-# - Autocast runs convolutions and matrix products in 16 bits and losses in float32; read it
-#   from the running code, not from a list.
+#   float32's range. Long sums in 16 bits stall; mixed precision keeps the loss, the
+#   batch-norm statistics and the weight update (on float32 master weights) in float32.
+# - Autocast runs convolutions and matrix products in 16 bits and the loss in float32; on a
+#   CPU, sums, means and softmax stay in 16 bits too. Read it from the running code, not from
+#   a list.
 # - Many activation gradients of a trained model underflow in float16. Loss scaling shifts
 #   them up; a dynamic scaler halves on overflow and grows after good steps, exactly as
 #   `torch.amp.GradScaler` does.
-# - Trained in bfloat16 or float16 with a scaler, the course model shows no detectable
-#   difference from float32, with about half the activation memory.
+# - Trained in bfloat16 or float16 with a scaler, the course model loses less than 2 points
+#   of accuracy against float32 on average over 3 seeds (each seed's paired comparison is
+#   printed), with about half the activation memory.
 # - Speed is the hardware's: native bfloat16, AMX or tensor cores make 16 bits faster on
 #   large layers; without them 16-bit arithmetic is emulated and slower.
 #
