@@ -188,3 +188,17 @@ def test_the_stored_table_reads_and_a_damaged_one_says_how_to_rebuild(tmp_path):
         DT.DistillTable.load(bad)
     with pytest.raises(FileNotFoundError, match="build-table"):
         DT.DistillTable.load(tmp_path / "missing.json")
+
+
+def test_the_build_time_has_one_source_the_stored_table():
+    seconds = DT.DistillTable.load().meta["seconds"]
+    assert math.ceil(seconds / 60) == DT.BUILD_MINUTES
+
+
+def test_the_factorized_student_is_a_smaller_copy_of_the_teacher():
+    teacher = load_pretrained("baseline").eval()
+    model = D.compress(teacher, "factorized")
+    assert sum(p.numel() for p in teacher.parameters()) > 3 * sum(
+        p.numel() for p in model.net.parameters()
+    )
+    assert model.after_step is None and model.finish(model.net) is model.net
