@@ -202,3 +202,16 @@ def test_the_factorized_student_is_a_smaller_copy_of_the_teacher():
         p.numel() for p in model.net.parameters()
     )
     assert model.after_step is None and model.finish(model.net) is model.net
+
+
+def test_the_gain_grid_writes_every_value_and_frames_the_resolvable_cells():
+    import matplotlib.pyplot as plt
+
+    from labkit.plots import plot_gain_grid
+
+    ax = plot_gain_grid([[0.5, -1.0]], [[False, True]], ["a", "b"], ["T=1"])
+    assert [t.get_text() for t in ax.texts] == ["+0.50", "-1.00*"]
+    assert len(ax.patches) == 1
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="same shape"):
+        plot_gain_grid([[0.5, -1.0]], [[True]], ["a", "b"], ["T=1"])

@@ -22,7 +22,7 @@
 # |---|---|---|
 # | [00 · Welcome](00_welcome.ipynb) | necessary | the baseline model, `evaluate`, paired comparisons |
 # | [01 · Parameters vs hyperparameters](01_parameters_vs_hyperparameters.ipynb) | necessary | training runs, intervals over seeds |
-# | [03 · Pruning](03_pruning.ipynb) and [04 · Quantization](04_quantization.ipynb) | helpful | the compressed students of the last section |
+# | [03 · Pruning](03_pruning.ipynb), [04 · Quantization](04_quantization.ipynb) and [06 · Matrix factorization](06_matrix_factorization.ipynb) | helpful | the compressed students of the last section |
 # | Softmax and cross-entropy | helpful | probabilities from a model's outputs (its logits) |
 #
 # **Time to learn:** about 40 minutes.
