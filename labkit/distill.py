@@ -32,9 +32,11 @@ from tqdm.auto import tqdm
 
 from labkit._validate import check_float, check_int, check_module, check_tensor
 from labkit.data import Split, check_split
+from labkit.factorize import factorize_model
 from labkit.lowbit import add_fake_quant, bake_fake_quant
 from labkit.models import SmallCNN
 from labkit.prune import apply_masks, global_magnitude_masks, keep_masks
+from labkit.rank_choice import COURSE_RANKS
 from labkit.train import History
 
 TEMPERATURE = 4.0  # the softening the notebook starts from
@@ -317,17 +319,23 @@ def _qat(teacher: nn.Module, bits: int = 2) -> Compressed:
     return Compressed(add_fake_quant(copy.deepcopy(teacher), bits), None, bake_fake_quant)
 
 
-# One line per compression: name -> (builder, what it does). A factorized student is one more
-# line here, with labkit.factorize's builder.
+def _factorized(teacher: nn.Module) -> Compressed:
+    # notebook 06's Tucker-2 ranks: about 3.5x fewer parameters, most of the accuracy lost
+    net = factorize_model(teacher, COURSE_RANKS["tucker"], "tucker")
+    return Compressed(net, None, lambda n: n)
+
+
+# One line per compression: name -> (builder, what it does).
 COMPRESSIONS: dict[str, tuple[Callable[[nn.Module], Compressed], str]] = {
     "pruned": (_pruned, "90% of the weights removed (global magnitude), masks kept"),
     "qat": (_qat, "2-bit weights, quantization-aware training"),
+    "factorized": (_factorized, "Tucker-2 factorized convolutions (notebook 06's ranks)"),
 }
 
 
 def compress(teacher: nn.Module, method: str) -> Compressed:
     """A compressed copy of ``teacher`` by ``method`` (a key of ``COMPRESSIONS``: "pruned",
-    "qat"), to be fine-tuned with or without the teacher by :func:`train_student`.
+    "qat", "factorized"), to be fine-tuned with or without the teacher by :func:`train_student`.
 
     Lesson: notebooks/07_knowledge_distillation.ipynb, "Distillation repairs compression".
     """

@@ -498,7 +498,9 @@ def plot_soft_targets(
         ax.set_ylim(1e-5, 1.5)
         ax.set_xticks(np.arange(classes) + width * (len(probabilities) - 1) / 2, range(classes))
         ax.set_ylabel("probability", fontsize=8)
+    axes[-1, 1].set_xlabel("class")
     axes[0, 1].legend(fontsize=8, ncol=len(probabilities), loc="upper right")
+    fig.suptitle("the teacher's probabilities, softened by T (log scale)", fontsize=10)
     return fig
 
 
@@ -527,9 +529,55 @@ def plot_gains(
         )
     ax.axhline(0, color="grey", ls="--", lw=1)
     ax.set_xscale("log")
+    xs = sorted({float(x) for points in gains.values() for x, *_ in points})
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the sizes themselves, not powers of ten
+    ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel("distilled - solo (points)")
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_gain_grid(
+    means,
+    resolvable,
+    xticklabels: Sequence,
+    yticklabels: Sequence,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+) -> plt.Axes:
+    """A grid of mean gains (points) as a heatmap with each value written in its cell; the
+    cells whose interval excludes zero (``resolvable``, a boolean grid of the same shape) get
+    a star and a black frame.
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Temperature and weight".
+    """
+    values = _as_numpy(means)
+    marks = np.asarray(_as_numpy(resolvable), dtype=bool)
+    if values.ndim != 2 or marks.shape != values.shape:
+        raise ValueError(
+            f"arguments 'means' and 'resolvable' must be 2-D grids of the same shape, got "
+            f"{values.shape} and {marks.shape}"
+        )
+    ax = plot_heatmap(
+        values,
+        ax=ax,
+        title=title,
+        xticklabels=xticklabels,
+        yticklabels=yticklabels,
+        xlabel=xlabel,
+        ylabel=ylabel,
+    )
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            star = "*" if marks[i, j] else ""
+            ax.text(j, i, f"{values[i, j]:+.2f}{star}", ha="center", va="center", fontsize=9)
+            if marks[i, j]:
+                ax.add_patch(
+                    plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=2)
+                )
     return ax

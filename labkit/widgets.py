@@ -419,7 +419,7 @@ class DistillExplorer(_App):
         self.weight = w.SelectionSlider(
             options=grid["weights"],
             value=grid["weights"][1],
-            description="KD weight",
+            description="weight",
             continuous_update=False,
         )
         super().__init__([self.temperature, self.weight])

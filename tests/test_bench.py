@@ -123,13 +123,17 @@ def test_bench_distill_quick(capsys):
     _check_envelope(result, "distill")
     assert result["baseline"]["role"] == "teacher"
     rows = result["rows"]
-    assert {r["method"] for r in rows} >= {"solo", "distilled", "pruned", "qat"}
+    assert {r["method"] for r in rows} >= {"solo", "distilled", "pruned", "qat", "factorized"}
     for row in rows:
         assert row["seeds"] >= 5 and row["acc_ci"][0] <= row["acc"] <= row["acc_ci"][1]
         assert isinstance(row["distilled"], bool) and row["teacher_size_ratio"] >= 1
         if row["distilled"]:
             assert row["gain_ci"][0] <= row["gain_ci"][1]
-    compressed = [r for r in rows if r["method"] in ("pruned", "qat") and r["distilled"]]
+    kinds = ("pruned", "qat", "factorized")
+    compressed = [r for r in rows if r["method"] in kinds and r["distilled"]]
     assert all("gap_recovered" in r and len(r["gap_recovered_ci"]) == 2 for r in compressed)
+    assert {r["weight"] for r in compressed} == {0.5, 0.9}
+    ratio = {r["method"]: r["teacher_size_ratio"] for r in rows if r["method"] in kinds}
+    assert ratio["pruned"] > 5 and ratio["factorized"] > 3 and ratio["qat"] == 1
     assert min(r["teacher_size_ratio"] for r in rows if r["method"] == "solo") >= 5
     assert 0 <= result["live"]["solo"] <= 100 and 0 <= result["live"]["distilled"] <= 100

@@ -188,3 +188,30 @@ def test_the_stored_table_reads_and_a_damaged_one_says_how_to_rebuild(tmp_path):
         DT.DistillTable.load(bad)
     with pytest.raises(FileNotFoundError, match="build-table"):
         DT.DistillTable.load(tmp_path / "missing.json")
+
+
+def test_the_build_time_has_one_source_the_stored_table():
+    seconds = DT.DistillTable.load().meta["seconds"]
+    assert math.ceil(seconds / 60) == DT.BUILD_MINUTES
+
+
+def test_the_factorized_student_is_a_smaller_copy_of_the_teacher():
+    teacher = load_pretrained("baseline").eval()
+    model = D.compress(teacher, "factorized")
+    assert sum(p.numel() for p in teacher.parameters()) > 3 * sum(
+        p.numel() for p in model.net.parameters()
+    )
+    assert model.after_step is None and model.finish(model.net) is model.net
+
+
+def test_the_gain_grid_writes_every_value_and_frames_the_resolvable_cells():
+    import matplotlib.pyplot as plt
+
+    from labkit.plots import plot_gain_grid
+
+    ax = plot_gain_grid([[0.5, -1.0]], [[False, True]], ["a", "b"], ["T=1"])
+    assert [t.get_text() for t in ax.texts] == ["+0.50", "-1.00*"]
+    assert len(ax.patches) == 1
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="same shape"):
+        plot_gain_grid([[0.5, -1.0]], [[True]], ["a", "b"], ["T=1"])

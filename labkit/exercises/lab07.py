@@ -5,15 +5,18 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from labkit.check import (
     Alternative,
+    NotAttempted,
     Planted,
     Question,
     Wrong,
     bind,
+    is_placeholder,
     want_choice,
     want_number,
 )
@@ -22,7 +25,7 @@ from labkit.distill_table import DistillTable
 Q1_STUDENT = [[2.0, 0.5, -1.0]]
 Q1_TEACHER = [[3.0, 1.0, -2.0]]
 Q1_LABEL = [0]
-Q1_T, Q1_WEIGHT = 2.0, 0.5
+Q1_T, Q1_WEIGHT = 2.0, 0.7
 Q2_LOGITS = [4.0, 1.0, 0.0, 0.0]
 
 
@@ -60,6 +63,7 @@ def _q1_parts() -> dict[str, float]:
         "soft labels": w * T * T * kl + (1 - w) * ce_soft,
         "not softened": w * T * T * kl_t1 + (1 - w) * ce,
         "kl only": T * T * kl,
+        "swapped weights": (1 - w) * T * T * kl + w * ce,
     }
 
 
@@ -70,8 +74,14 @@ def _check_q1(loss) -> str:
     def near(key: str) -> bool:
         return math.isclose(loss, parts[key], rel_tol=1e-3)
 
-    if near("truth"):
-        return f"{loss:.4f}: half of T² times the KL, plus half of the cross-entropy."
+    truth = parts["truth"]
+    if math.isclose(loss, truth, rel_tol=5e-3, abs_tol=5e-4):
+        return f"{truth:.4f}: 0.7 of T² times the KL, plus 0.3 of the cross-entropy with the label."
+    if near("swapped weights"):
+        raise Wrong(
+            f"{loss:.4f} gives the weight to the label term: the weight multiplies the "
+            "distillation term, (1 - weight) the cross-entropy"
+        )
     if near("mean"):
         raise Wrong(
             f"{loss:.4f} divides the KL by the 3 classes too: that is reduction='mean'; the KL "
@@ -99,6 +109,11 @@ def _check_q1(loss) -> str:
         )
     if near("kl only"):
         raise Wrong(f"{loss:.4f} is the distillation term alone, at full weight")
+    if math.isclose(loss, truth, rel_tol=0.05):
+        raise Wrong(
+            f"{loss:.4f} is close: the method looks right, but the number is rounded too far; "
+            "give at least three decimals"
+        )
     raise Wrong(
         f"{loss:.4f} is not it: soften both logits by T, take KL(teacher || student) over the "
         "classes, multiply by T², then mix with the cross-entropy by the weight"
@@ -109,7 +124,7 @@ def _solution_q1():
     s = torch.tensor([[2.0, 0.5, -1.0]])  # student logits
     t = torch.tensor([[3.0, 1.0, -2.0]])  # teacher logits
     y = torch.tensor([0])
-    T, weight = 2.0, 0.5
+    T, weight = 2.0, 0.7
     log_q = torch.log_softmax(s / T, dim=1)
     log_p = torch.log_softmax(t / T, dim=1)
     kl = (log_p.exp() * (log_p - log_q)).sum(dim=1).mean()
@@ -122,7 +137,7 @@ def _with_kl_div():
     kl = F.kl_div(
         F.log_softmax(s / 2, 1), F.log_softmax(t / 2, 1), reduction="batchmean", log_target=True
     )
-    return (float(0.5 * 4 * kl + 0.5 * F.cross_entropy(s, y)),)
+    return (float(0.7 * 4 * kl + 0.3 * F.cross_entropy(s, y)),)
 
 
 q1 = Question(
@@ -131,9 +146,8 @@ q1 = Question(
     hints=[
         "Two terms: one compares the softened teacher and student probabilities, the other "
         "compares the student with the label. Which temperature does each use?",
-        "Divide both logit vectors by T, take log_softmax, and sum p * (log p - log q) over "
-        "the classes with p the teacher's. Multiply that by T² and by the weight; add "
-        "(1 - weight) times F.cross_entropy on the raw student logits.",
+        "Check three things in your formula: which probabilities are softened, whose "
+        "probabilities weight the log-ratio in the KL, and which term the weight multiplies.",
     ],
     solution=_solution_q1,
     wrong=[
@@ -145,6 +159,8 @@ q1 = Question(
             ("soft labels", _q1_parts()["soft labels"], "label term"),
             ("not softened", _q1_parts()["not softened"], "before the softmax"),
             ("kl only", _q1_parts()["kl only"], "alone"),
+            ("swapped weights", _q1_parts()["swapped weights"], "the weight multiplies"),
+            ("rounded too far", round(_q1_parts()["truth"], 2), "rounded too far"),
             ("far off", 1.0, "is not it"),
             ("a string", "0.5", "not the text"),
         ]
@@ -152,6 +168,7 @@ q1 = Question(
     right=[
         Alternative("with F.kl_div and batchmean", _with_kl_div),
         Alternative("as a tensor", lambda: (torch.tensor(_q1_parts()["truth"]),)),
+        Alternative("rounded to 3 decimals", lambda: (round(_q1_parts()["truth"], 3),)),
     ],
 )
 
@@ -162,6 +179,11 @@ q1 = Question(
 def _entropy(z: list[float], T: float, log=math.log) -> float:
     p = torch.softmax(torch.tensor(z) / T, 0).tolist()
     return -sum(v * log(v) for v in p if v > 0)
+
+
+def _near2(value: float, truth: float) -> bool:
+    # right to two decimals is right: 0.36 for 0.3552
+    return math.isclose(value, truth, rel_tol=5e-3, abs_tol=5e-3)
 
 
 def _check_q2(h1, h4) -> str:
@@ -184,12 +206,18 @@ def _check_q2(h1, h4) -> str:
             "the entropy at T = 4 is lower than at T = 1: you multiplied the logits by T; "
             "divide them"
         )
-    if not math.isclose(h1, t1, rel_tol=1e-3):
+    for value, truth, T in ((h1, t1, 1), (h4, t4, 4)):
+        if not _near2(value, truth) and math.isclose(value, truth, rel_tol=0.05):
+            raise Wrong(
+                f"the entropy at T = {T} ({value:.4f}) is close: the method looks right, but "
+                "the number is rounded too far; give at least two decimals"
+            )
+    if not _near2(h1, t1):
         raise Wrong(f"the entropy at T = 1 is not {h1:.4f}: take p = softmax(z) and sum -p log p")
-    if not math.isclose(h4, t4, rel_tol=1e-3):
+    if not _near2(h4, t4):
         raise Wrong(f"the entropy at T = 4 is not {h4:.4f}: take p = softmax(z / 4) first")
     return (
-        f"{h1:.3f} nats at T = 1, {h4:.3f} at T = 4 (the most, for 4 classes, is "
+        f"{t1:.3f} nats at T = 1, {t4:.3f} at T = 4 (the most, for 4 classes, is "
         f"log 4 = {math.log(4):.3f}): softening spreads the probability to the other classes."
     )
 
@@ -227,16 +255,18 @@ q2 = Question(
             "multiplied",
         ),
         Planted("far off", (1.0, 2.0), "is not"),
+        Planted("rounded too far", (0.4, 1.3), "rounded too far"),
         Planted("a list", ([0.5], 1.0), "is a number"),
     ],
     right=[
+        Alternative("rounded to 2 decimals", lambda: (0.36, 1.29)),
         Alternative(
             "with the entropy of torch.distributions",
             lambda: tuple(
                 float(torch.distributions.Categorical(logits=torch.tensor(Q2_LOGITS) / T).entropy())
                 for T in (1, 4)
             ),
-        )
+        ),
     ],
 )
 
@@ -251,10 +281,21 @@ def _grid_gains(table: DistillTable) -> dict[tuple[float, float], object]:
     }
 
 
+def _plain(value):
+    # a NumPy or torch 0-d boolean (np.False_, torch.tensor(False)) as a Python bool
+    if is_placeholder(value):
+        raise NotAttempted
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, torch.Tensor) and value.dtype == torch.bool and value.numel() == 1:
+        return bool(value.item())
+    return value
+
+
 def _check_q3(best_temperature, best_weight, resolvable, table) -> str:
     t = want_number(best_temperature, "the temperature")
     w = want_number(best_weight, "the weight")
-    resolvable = want_choice(resolvable, [True, False], "resolvable")
+    resolvable = want_choice(_plain(resolvable), [True, False], "resolvable")
     if not isinstance(table, DistillTable):
         raise Wrong(
             "`table` is not the stored sweep: run the cell that loads it, "
@@ -331,8 +372,8 @@ q3 = Question(
     hints=[
         "table.grid_cell(temperature, weight) gives the solo and distilled accuracies of one "
         "cell; its .gain is the paired gain over seeds. Which cell's mean is highest?",
-        "Loop over table.record['grid']['temperatures'] and ['weights'], keep the cell whose "
-        "gain.mean is largest, then read that gain's excludes_zero.",
+        "A gain over seeds has a mean and a 95% interval; the interval, not the mean, says "
+        "whether the difference is resolvable.",
     ],
     solution=_solution_q3,
     wrong=[
@@ -341,7 +382,17 @@ q3 = Question(
         Planted("a string", ("2", 0.5, True), "not the text"),
         Planted("not a choice", lambda table: (*_solution_q3(table)[:2], "yes"), "one of"),
     ],
-    right=[Alternative("by the distilled mean (the solo runs are shared)", _by_distilled_mean)],
+    right=[
+        Alternative("by the distilled mean (the solo runs are shared)", _by_distilled_mean),
+        Alternative(
+            "as NumPy booleans",
+            lambda table: (*_solution_q3(table)[:2], np.bool_(_solution_q3(table)[2])),
+        ),
+        Alternative(
+            "as a torch boolean",
+            lambda table: (*_solution_q3(table)[:2], torch.tensor(_solution_q3(table)[2])),
+        ),
+    ],
 )
 
 QUESTIONS = bind(globals())
