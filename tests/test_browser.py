@@ -42,7 +42,9 @@ _SHOWS = "el => [...el.querySelectorAll('img')].map(i => i.src.slice(-200)).join
 def changes_after(page, widget: str, action, done_text: str = "") -> None:
     """Do ``action`` on the widget found by ``widget`` (a Playwright selector) and wait until
     what it shows (its pictures and text) has changed, and holds ``done_text``."""
-    element = page.locator(widget).first.element_handle()
+    element = page.locator(widget).first.element_handle(
+        timeout=120_000
+    )  # a busy machine renders late
     before = element.evaluate(_SHOWS)
     action(page.locator(widget).first)
     page.wait_for_function(
