@@ -53,7 +53,7 @@ from labkit.exercises import ____, lab06
 from labkit.measure import compare_latency, count_macs, count_parameters
 from labkit.plots import plot_savings
 from labkit.rank_choice import plot_predicted_vs_measured, plot_spectra
-from labkit.widgets import RankCalculator
+from labkit.rank_explorer import RankCalculator
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline").eval()
