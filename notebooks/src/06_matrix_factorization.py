@@ -639,10 +639,11 @@ torch.set_num_threads(threads)  # back to the setting of labkit.setup()
 # What to notice: at the same size (printed above), the measured choice has the least kernel
 # error, because it spends the parameters where they remove the most error, and all three
 # are faster than the original (the median of 5 rounds; a busy machine can disturb a round).
-# Their speeds differ by a few percent, within the spread of the rounds, so we claim no order
-# among them, although the measured choice does the most MACs. Here every layer has a rank measured to pay (the line above the figure
-# counts them); on a CPU or a model where some layer never pays, the measured choice leaves
-# it whole, which a uniform share or an energy threshold cannot know to do.
+# We assert no order among their speeds: read their ranges before ranking them, and note
+# that the measured choice does the most MACs. The line above the figure
+# counts the layers with a rank measured to pay; on a CPU or a model where some layer never
+# pays, the measured choice leaves it whole, which a uniform share or an energy threshold
+# cannot know to do.
 # `labkit bench factorize` does this for the whole model with every method, and fine-tunes
 # the course model's rows.
 
