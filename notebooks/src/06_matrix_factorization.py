@@ -496,14 +496,15 @@ options.update(resnet_options)
 plot_predicted_vs_measured(points, title="Tucker-2, layer by layer: predicted vs measured")
 plt.show()
 crossover = {}
+print("against the original layer, by the median of the rounds:")
 for name in ["features.8", *sampled]:
     paying = [o.rank for o in options[name] if o.measured.median > 1]
     losing = [o.rank for o in options[name] if o.measured.median < 1]
     crossover[name] = (paying, losing)
     full_rank = min(resnet_layers[name].weight.shape[:2]) if name in sampled else 32
     print(
-        f"{name:<15} ranks tried {[o.rank for o in options[name]]} (full {full_rank}): "
-        f"faster at {paying or 'none'}, slower at {losing or 'none'} (median of the rounds)"
+        f"{name:<15} (full rank {full_rank:>3}) faster at ranks {paying or 'none'}, "
+        f"slower at {losing or 'none'}"
     )
 wide = options["layer4.0.conv2"][1]  # 512 channels at 7x7, rank 128 of 512
 print(
@@ -534,14 +535,15 @@ print(f"{below:.0%} of the {len(every_point)} layer-rank pairs run slower than t
 labkit.expect(below >= 0.75, "time should follow MACs only partly")
 
 # %% [markdown]
-# What to notice: nearly every point lies below the diagonal (the line above the figure
-# counts them), so a factorized layer rarely gets the speed-up its MACs predict. The course
-# model's layers are slower than the originals at every rank (below the dashed line), while
-# most of ResNet-18's layer-rank pairs run faster, `layer4.0.conv2` at a quarter of its
-# channels in every round. Each sampled ResNet-18 layer has a crossover (the lines above the
+# What to notice: nearly every point lies below the diagonal (the last line under the
+# figure counts them), so a factorized layer rarely gets the speed-up its MACs predict. The
+# course model's layers are slower than the originals at every rank (below the dashed line),
+# while most of ResNet-18's layer-rank pairs run faster, `layer4.0.conv2` at a quarter of its
+# channels in every round. Each sampled ResNet-18 layer has a crossover (the lines under the
 # figure): faster at half its channels or fewer, slower at full rank (medians of 5 rounds);
-# the lines show, between the two, the rank where each layer starts to pay. Where the balance tips depends on the
-# layer's size and on the CPU: this is why ranks should come from measured times.
+# between the two, the lines show the rank where each layer starts to pay. Where the balance
+# tips depends on the layer's size and on the CPU: this is why ranks should come from
+# measured times.
 #
 # ## Choosing ranks from measured times
 #
@@ -614,12 +616,13 @@ for label, model in variants.items():
     }
     print(
         f"{label:<12} {summary[label]['parameters']:.2f}x fewer parameters, "
-        f"{summary[label]['MACs']:.2f}x fewer MACs, kernel error {errors[label]:.3f}, "
-        f"speed {lat_resnet.ratio(label, 'original')}"
+        f"{summary[label]['MACs']:.2f}x fewer MACs, kernel error {errors[label]:.3f}\n"
+        f"{'':<12} speed {lat_resnet.ratio(label, 'original')}"
     )
 print(f"measured choice: {len(measured)} of {len(names)} layers factorized")
 print(labkit.expected("06.resnet_measured_speedup", summary["measured"]["speed"]))
-plot_savings(summary, title="ResNet-18 (224x224, 1 image): three ways to choose ranks")
+ax = plot_savings(summary, title="ResNet-18 (224x224, 1 image): three ways to choose ranks")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))  # clear of the bars' labels
 plt.show()
 sizes = [count_parameters(m) for m in variants.values()]
 labkit.expect(max(sizes) <= 1.02 * min(sizes), "the three choices should have equal sizes")
