@@ -10,7 +10,7 @@ layer is faster only below some rank, and that rank depends on the layer's size 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -280,3 +280,71 @@ def plot_predicted_vs_measured(
     if title:
         ax.set_title(title)
     return ax
+
+
+def energy_curves(net: nn.Module, names: list[str]) -> dict[str, tuple[torch.Tensor, ...]]:
+    """For each named convolution, the cumulative share of squared singular values of its two
+    channel unfoldings (output channels, input channels), computed once, so that the Tucker-2
+    ranks of any energy threshold follow without another decomposition (see
+    :func:`energy_threshold_ranks`).
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Choosing ranks from measured times".
+    """
+    check_module("net", net)
+    modules = dict(net.named_modules())
+    curves = {}
+    for name in names:
+        if name not in modules or not isinstance(modules[name], nn.Conv2d):
+            raise ValueError(f"argument 'names' holds {name!r}, not a convolution of 'net'")
+        w = modules[name].weight.detach().float()
+        unfoldings = (w.reshape(w.shape[0], -1), w.transpose(0, 1).reshape(w.shape[1], -1))
+        curves[name] = tuple(
+            (s2.cumsum(0) / s2.sum())
+            for s2 in (torch.linalg.svdvals(m).double() ** 2 for m in unfoldings)
+        )
+    return curves
+
+
+def energy_threshold_ranks(
+    curves: Mapping[str, tuple[torch.Tensor, ...]], energy: float
+) -> dict[str, Rank]:
+    """Per layer, the smallest (r_out, r_in) keeping ``energy`` of each unfolding's squared
+    singular values (``labkit.factorize.energy_ranks(net, energy, "tucker")``, from stored
+    curves).
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Choosing ranks from measured times".
+    """
+    energy = check_float("energy", energy, low=0, high=1, low_inclusive=False)
+    return {
+        name: tuple(min(int((c < energy - 1e-12).sum()) + 1, len(c)) for c in pair)
+        for name, pair in curves.items()
+    }
+
+
+def match_parameters(
+    ranks_for: Callable[[float], dict[str, Rank]],
+    count: Callable[[dict[str, Rank]], int],
+    target: int,
+    low: float = 1e-3,
+    high: float = 1.0,
+    steps: int = 30,
+) -> tuple[float, dict[str, Rank]]:
+    """The knob in [``low``, ``high``] (a share of the rank, an energy threshold) whose ranks
+    ``ranks_for(knob)`` hold the parameter ``count`` closest to ``target``, by bisection (the
+    count grows with the knob): for comparing ways to choose ranks at equal size.
+
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Choosing ranks from measured times".
+    """
+    check_int("target", target, min_value=1)
+    best = None
+    for _ in range(check_int("steps", steps, min_value=1, max_value=100)):
+        mid = (low + high) / 2
+        ranks = ranks_for(mid)
+        n = count(ranks)
+        if best is None or abs(n - target) < abs(best[2] - target):
+            best = (mid, ranks, n)
+        if n < target:
+            low = mid
+        else:
+            high = mid
+    return best[0], best[1]

@@ -19,14 +19,6 @@ from torch import nn
 from labkit.amp import plot_fractions, plot_number_line
 from labkit.data import Dataset, check_dataset
 from labkit.distill_table import DistillTable
-from labkit.factorize import (
-    METHODS,
-    factorizable_layers,
-    factorized_cost,
-    kernel_error,
-    max_rank,
-    method_matrix,
-)
 from labkit.lowbit import packed_bytes, quantize_weights
 from labkit.measure import file_bytes, tensor_bytes
 from labkit.models import weight_layers
@@ -246,70 +238,6 @@ class BitsExplorer(_App):
         print(
             f"whole model, weights on {bits}-bit grids: validation {accuracy}; "
             f"about {ratio:.1f}x smaller than float32"
-        )
-
-
-class RankCalculator(_App):
-    """Pick a layer shape, a method and a rank: parameters and multiply-accumulates of the
-    original and the factorized layer (from the formulas), and the measured error of the
-    factorized kernel, on a real layer of the model or, for a shape it lacks, a random one.
-
-    Lesson: notebooks/06_matrix_factorization.ipynb, "Explore: a layer's shape and rank".
-    """
-
-    def __init__(self, net: nn.Module, in_hw: dict[str, tuple[int, int]]) -> None:
-        import ipywidgets as w
-
-        self.layers = {n: m for n, m in factorizable_layers(net).items() if n in in_hw}
-        if not self.layers:
-            raise ValueError("argument 'in_hw' must give the input size of a layer of 'net'")
-        self.in_hw = in_hw
-        largest = max(self.layers, key=lambda n: self.layers[n].weight.numel())
-        self.layer = w.Dropdown(options=list(self.layers), value=largest, description="layer")
-        self.method = w.Dropdown(options=list(METHODS), value="svd", description="method")
-        self.rank = w.IntSlider(value=4, min=1, max=32, description="rank", continuous_update=False)
-        super().__init__([self.layer, self.method, self.rank])
-
-    def draw(self) -> None:
-        layer = self.layers[self.layer.value]
-        method = self.method.value if isinstance(layer, nn.Conv2d) else "svd"
-        largest = max_rank(layer.weight, method)
-        top = min(largest) if isinstance(largest, tuple) else largest
-        rank = min(self.rank.value, top)  # the slider may reach past this layer's full rank
-        hw = self.in_hw[self.layer.value]
-        before = factorized_cost(layer, None, method, hw)
-        after = factorized_cost(layer, rank, method, hw)
-        error = kernel_error(layer.weight, rank, method)
-        ranks = range(1, top + 1)
-        if method == "tucker" and layer.weight.ndim == 4:
-            errors = [kernel_error(layer.weight, r, method) for r in ranks]
-        else:  # one SVD gives every rank's error (Eckart-Young)
-            s2 = torch.linalg.svdvals(method_matrix(layer.weight.detach(), method)) ** 2
-            errors = [float((s2[r:].sum() / s2.sum()).sqrt()) for r in ranks]
-        params = [factorized_cost(layer, r, method, hw)["params"] for r in ranks]
-        fig, ax = plt.subplots(figsize=(6.4, 3.2))
-        ax.plot(list(ranks), errors, "o-", ms=3, label="kernel error")
-        ax.plot(rank, error, "o", ms=10, color="C3", label=f"rank {rank}")
-        ax.set_xlabel("rank")
-        ax.set_ylabel("relative error of the kernel")
-        twin = ax.twinx()
-        twin.plot(list(ranks), [p / before["params"] for p in params], color="C1", lw=1)
-        twin.axhline(1, color="C1", ls="--", lw=1)
-        twin.set_ylabel("parameters / original", color="C1")
-        ax.set_title(f"{self.layer.value} {tuple(layer.weight.shape)}, {method}")
-        ax.legend(fontsize=8, loc="upper center")
-        self.state = {
-            "rank": rank,
-            "params": after["params"],
-            "macs": after["macs"],
-            "error": error,
-            "param_ratio": before["params"] / after["params"],
-        }
-        print(
-            f"{method} at rank {rank} of {top}: {after['params']:,} parameters "
-            f"(original {before['params']:,}, {before['params'] / after['params']:.2f}x fewer); "
-            f"{after['macs']:,} MACs per image (original {before['macs']:,}, "
-            f"{before['macs'] / after['macs']:.2f}x fewer); kernel error {error:.3f}"
         )
 
 

@@ -224,3 +224,40 @@ def test_time_ranks_measures_each_rank_against_the_original():
     assert all(o.measured.median > 0 for o in options)
     inputs = R.layer_inputs(nn.Sequential(conv, nn.ReLU()), x, ["0"])
     assert torch.equal(inputs["0"], x)
+
+
+def test_energy_curves_give_the_ranks_energy_ranks_gives():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(8, 16, 3), nn.ReLU(), nn.Conv2d(16, 12, 3))
+    curves = R.energy_curves(net, ["0", "2"])
+    for energy in (0.3, 0.7, 0.95, 1.0):
+        assert R.energy_threshold_ranks(curves, energy) == F.energy_ranks(net, energy, "tucker")
+    with pytest.raises(ValueError, match="argument 'names'"):
+        R.energy_curves(net, ["1"])
+    with pytest.raises(ValueError, match="argument 'energy'"):
+        R.energy_threshold_ranks(curves, float("nan"))
+
+
+def test_match_parameters_finds_the_knob_of_equal_size():
+    conv = nn.Conv2d(64, 64, 3)
+
+    def ranks_for(f):
+        return {"c": max(1, round(f * 64))}
+
+    def count(ranks):
+        return F.factorized_cost(conv, ranks["c"], "tucker")["params"]
+
+    target = count({"c": 24})
+    knob, ranks = R.match_parameters(ranks_for, count, target)
+    assert ranks == {"c": 24} and round(knob * 64) == 24
+    with pytest.raises(ValueError, match="argument 'target'"):
+        R.match_parameters(ranks_for, count, 0)
+
+
+def test_lab06_a_function_returning_the_blank_is_not_attempted():
+    from labkit.check import NotAttempted, ____
+    from labkit.exercises import lab06
+
+    for checker in (lab06._check_q1, lab06._check_q2, lab06._check_q3):
+        with pytest.raises(NotAttempted):
+            checker(lambda: ____)

@@ -68,19 +68,35 @@ def test_the_scale_slider_moves_gradients_out_of_underflow(baseline, data):
 
 
 def test_the_rank_calculator_counts_and_measures_at_once(baseline):
-    from labkit.widgets import RankCalculator
+    from labkit.rank_explorer import RankCalculator
 
     app = RankCalculator(baseline, {"features.4": (8, 8), "features.8": (4, 4)})
     app.update()
     four = dict(app.state)
     app.rank.value = 12
     assert app.state["params"] > four["params"] and app.state["error"] < four["error"]
-    app.method.value = "tucker"
-    assert app.state["rank"] == 12 and app.state["param_ratio"] > 1
-    app.layer.value = "features.8"
+    app.method.value = "tucker"  # features.8: 32 out, 32 in
+    assert app.state["rank"] == (12, 12) and app.state["param_ratio"] > 1
+    assert app.rank.max == 32
     app.rank.value = 32
-    assert app.state["error"] < 1e-5  # full rank: the kernel itself
+    assert app.state["rank"] == (32, 32) and app.state["error"] < 1e-5  # full: the kernel
+    assert app.state["param_ratio"] < 1  # larger than the original: "more", not "fewer"
+    app.layer.value = "features.4"  # 32 out, 16 in: each mode up to its own size
+    assert app.rank.max == 32 and app.state["rank"] == (32, 16) and app.state["error"] < 1e-5
+    app.rank.value = 10  # the curve's error is the error of the layer built at that rank
+    from labkit.factorize import kernel_error
+
+    want = kernel_error(baseline.features[4].weight, (10, 10), "tucker")
+    assert app.state["error"] == pytest.approx(want, abs=1e-4)
+    app.rank.value = 32
+    app.method.value = "svd"
+    assert app.state["rank"] == 32 and app.state["error"] < 1e-5
     assert app.state["seconds"] < 5
+    for shape in app.REAL_SIZE:  # real-size shapes, random weights
+        app.layer.value = shape
+        app.method.value = "tucker"
+        assert app.rank.max == app.REAL_SIZE[shape][0]
+        assert app.state["seconds"] < 5
     with pytest.raises(ValueError, match="argument 'in_hw'"):
         RankCalculator(baseline, {"nope": (1, 1)})
 

@@ -7,7 +7,16 @@ import math
 import torch
 from torch import nn
 
-from labkit.check import Alternative, Planted, Question, Wrong, bind, want_int, want_number
+from labkit.check import (
+    Alternative,
+    Planted,
+    Question,
+    Wrong,
+    bind,
+    call_learner,
+    want_int,
+    want_number,
+)
 from labkit.factorize import approximation_error, factorize_layer, factorized_cost
 from labkit.measure import count_parameters
 
@@ -29,13 +38,20 @@ def example_context() -> dict:
     return {"W": matrix()}
 
 
+def _given(value, what: str):
+    """A learner who wrote a function gets it called (a stub returning ____ is not attempted)."""
+    if callable(value) and not isinstance(value, torch.Tensor | nn.Module):
+        return call_learner(value, what=what)
+    return value
+
+
 # --------------------------------------------------------------------------- Q1: Tucker-2 count
 
 _IN, _OUT, _K, _R_OUT, _R_IN = 16, 32, 3, 8, 4
 
 
 def _check_q1(n_params) -> str:
-    n = want_int(n_params, "the number of parameters")
+    n = want_int(_given(n_params, "your function"), "the number of parameters")
     truth = _IN * _R_IN + _R_IN * _R_OUT * _K * _K + _R_OUT * _OUT
     swapped = _IN * _R_OUT + _R_OUT * _R_IN * _K * _K + _R_IN * _OUT
     if n == truth:
@@ -111,7 +127,7 @@ q1 = Question(
 
 
 def _check_q2(rank) -> str:
-    r = want_int(rank, "the rank")
+    r = want_int(_given(rank, "your function"), "the rank")
     original = 512 * 256 + 256
     truth = max(k for k in range(1, 257) if k * (512 + 256) + 256 <= original / 4)
     if r == truth:
@@ -120,14 +136,17 @@ def _check_q2(rank) -> str:
             f"{original:,}; rank {truth + 1} would need {(truth + 1) * 768 + 256:,}."
         )
     if r == truth + 1:
-        raise Wrong(f"rank {r} goes just over the budget: check with <= , not rounding up")
+        raise Wrong(f"rank {r} goes just over the budget: keep the largest rank that fits (<=)")
     if r == 64:
         raise Wrong(
             "rank 64 is a quarter of the largest rank (256), but the two layers hold "
             "r * (512 + 256) parameters, not a quarter of the original"
         )
     if r == 128:
-        raise Wrong("rank 128 keeps a quarter of the 512 inputs' worth, not of the parameters")
+        raise Wrong(
+            "rank 128 is half of the largest rank (256); the budget is on parameters: count "
+            "r * (512 + 256) weights plus the bias at rank r"
+        )
     if r > 256 or r < 1:
         raise Wrong(f"rank {r} is impossible here: ranks go from 1 to min(512, 256) = 256")
     raise Wrong(
@@ -154,7 +173,7 @@ q2 = Question(
     wrong=[
         Planted("one too many", (43,), "over the budget"),
         Planted("a quarter of the rank", (64,), "quarter of the largest rank"),
-        Planted("half the inputs", (128,), "inputs"),
+        Planted("half the largest rank", (128,), "half of the largest rank"),
         Planted("impossible", (300,), "impossible"),
         Planted("far off", (10,), "is not it"),
         Planted("a string", ("42",), "not the text"),
@@ -180,7 +199,7 @@ q2 = Question(
 
 
 def _check_q3(error) -> str:
-    e = want_number(error, "the relative error")
+    e = want_number(_given(error, "your function"), "the relative error")
     w = matrix()
     s = torch.linalg.svdvals(w)
     truth = float((s[3:] ** 2).sum().sqrt() / s.norm())
@@ -189,6 +208,10 @@ def _check_q3(error) -> str:
             f"{truth:.4f}: the singular values left out are {[round(float(v), 3) for v in s[3:]]}; "
             "no rank-3 matrix gets closer (Eckart-Young)."
         )
+    if math.isclose(e, truth, rel_tol=0.03):
+        raise Wrong(f"{e} is close but too rounded: give 3 significant digits")
+    if math.isclose(e, 100 * truth, rel_tol=0.03):
+        raise Wrong(f"{e} is 100 times too large: is that a percentage? Give the fraction")
     if math.isclose(e, truth**2, rel_tol=1e-3):
         raise Wrong(f"{e:.4f} is the squared error's share; take its square root")
     if math.isclose(e, float(s[3:].sum() / s.sum()), rel_tol=1e-3):
@@ -234,8 +257,9 @@ q3 = Question(
     hints=[
         "Eckart-Young: the error of the best rank-r approximation is made of the singular "
         "values it leaves out.",
-        "In the Frobenius norm, ||W||² is the sum of all squared singular values, and "
-        "||W - W_r||² the sum of those after the r-th.",
+        "In the Frobenius norm, squared singular values behave like squared lengths that add "
+        "up to ||W||². Which of them does a rank-3 approximation keep, and which are left "
+        "for the error?",
     ],
     solution=_solution_q3,
     wrong=[
@@ -254,6 +278,9 @@ q3 = Question(
             "adds singular values",
         ),
         Planted("far off", (0.9,), "is not it"),
+        Planted("too rounded", lambda: (round(_errors([3])[0], 2),), "3 significant digits"),
+        Planted("a percentage", lambda: (round(100 * _errors([3])[0], 1),), "percentage"),
+        Planted("a blank function", (lambda: None,), "is a number"),
         Planted("a list", ([0.1, 0.2],), "is a number"),
         Planted("nan", (float("nan"),), "finite"),
     ],
