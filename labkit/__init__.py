@@ -26,6 +26,7 @@ One per topic
 - ``labkit.precision``     notebook 05: float formats bit by bit, casting, autocast, loss scaling
 - ``labkit.amp``           notebook 05: three precisions trained side by side, step time, memory
 - ``labkit.factorize``     notebook 06: low-rank products, SVD, spatial and Tucker-2 convolutions
+- ``labkit.rank_explorer`` notebook 06: the rank explorer (RankCalculator), real-size shapes
 - ``labkit.distill``       notebook 07: the loss from scratch, teacher logits once, students
 - ``labkit.distill_table`` notebook 07: the stored seed sweeps, and replays
 - ``labkit.rank_choice``   notebook 06: layers timed at candidate ranks; ranks from measured times

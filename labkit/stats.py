@@ -130,7 +130,8 @@ class PairedComparison:
         a, b = self.names
         return (
             f"{b} - {a}: {d:+.2f} points (95% CI {lo:+.2f} to {hi:+.2f}; "
-            f"{self.only_a} images only {a} gets right, {self.only_b} only {b}): {self.verdict()}"
+            f"{self.only_a} image{'' if self.only_a == 1 else 's'} only {a} gets right, "
+            f"{self.only_b} only {b}): {self.verdict()}"
         )
 
 
