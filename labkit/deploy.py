@@ -10,6 +10,8 @@ baselines here too, so that every speed-up compares compiled with compiled.
 from __future__ import annotations
 
 import copy
+import ctypes
+import gc
 import time
 import warnings
 from collections import Counter
@@ -126,6 +128,16 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _give_back_freed_memory() -> None:
+    """Collect garbage and hand memory the allocator keeps after frees back to the system
+    (glibc's malloc_trim), so that a kernel on a small machine (Binder) has it for the compiler."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        pass
+
+
 @dataclass
 class Compiled:
     """What :func:`compile_model` made: the callable that runs, whether it is really compiled,
@@ -192,6 +204,7 @@ def compile_model(
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     # A harmless notice from inside inductor's int8 lowering, repeated at every recompile.
     warnings.filterwarnings("ignore", message="To copy construct from a tensor", module="torch")
+    _give_back_freed_memory()  # the C++ compiler is about to need a few hundred MB
     start = time.perf_counter()
     try:
         with torch.no_grad(), warnings.catch_warnings():

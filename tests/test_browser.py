@@ -53,6 +53,15 @@ def changes_after(page, widget: str, action, done_text: str = "") -> None:
         arg=[element, before, done_text],
         timeout=120_000,
     )
+    # Each key press redraws once; let the last redraw land before the screenshots are taken:
+    # wait until what the widget shows holds still for a second and a half (at most a minute).
+    shown = element.evaluate(_SHOWS)
+    for _ in range(40):
+        page.wait_for_timeout(1500)
+        now = element.evaluate(_SHOWS)
+        if now == shown:
+            break
+        shown = now
 
 
 def _click_train(page):
