@@ -9,6 +9,7 @@ baselines here too, so that every speed-up compares compiled with compiled.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ctypes
 import gc
@@ -129,13 +130,10 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 
 
 def _give_back_freed_memory() -> None:
-    """Collect garbage and hand memory the allocator keeps after frees back to the system
-    (glibc's malloc_trim), so that a kernel on a small machine (Binder) has it for the compiler."""
+    """Collect garbage; give freed heap back to the system (glibc), for the C++ compiler."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: macOS, Windows, musl
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
-        pass
 
 
 @dataclass
