@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from labkit._validate import check_callable, check_float, check_int, check_module, check_tensor
-from labkit.models import weight_layers
+from labkit.models import run_with_hooks, weight_layers
 
 
 def count_parameters(net: nn.Module, trainable_only: bool = False) -> int:
@@ -160,16 +160,7 @@ def count_macs(net: nn.Module, example: torch.Tensor) -> int:
         else:  # each output element sums in_channels/groups x kernel products
             total += output.numel() * module.weight[0].numel()
 
-    was_training = net.training
-    handles = [m.register_forward_hook(hook) for m in weight_layers(net).values()]
-    try:
-        net.eval()
-        with torch.no_grad():
-            net(example)
-    finally:
-        for h in handles:
-            h.remove()
-        net.train(was_training)
+    run_with_hooks(net, dict.fromkeys(weight_layers(net).values(), hook), [example])
     return total
 
 

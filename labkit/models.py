@@ -8,6 +8,7 @@ taken apart in notebooks/01_parameters_vs_hyperparameters.ipynb.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -87,6 +88,28 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+def run_with_hooks(
+    net: nn.Module, hooks: dict[nn.Module, Callable], batches: Iterable[torch.Tensor]
+) -> None:
+    """Run ``net`` in eval mode, without gradients, on each batch, with a forward hook on each
+    module of ``hooks``; the hooks come off and the training flag is restored whatever happens.
+
+    Used by: labkit.measure.count_macs, labkit.quantize.collect_inputs and
+    labkit.rank_choice.layer_inputs (a model read, never changed, by a forward pass).
+    """
+    handles = [module.register_forward_hook(hook) for module, hook in hooks.items()]
+    was_training = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            for batch in batches:
+                net(batch)
+    finally:
+        for h in handles:
+            h.remove()
+        net.train(was_training)
 
 
 def create_model(

@@ -33,6 +33,7 @@ from labkit._validate import (
     check_module,
     check_tensor,
 )
+from labkit.models import run_with_hooks
 from labkit.models import weight_layers as _layers
 
 CALIBRATION_METHODS = ("minmax", "percentile", "mse")
@@ -293,21 +294,14 @@ def collect_inputs(
     batches = calibration_batches(calibration)
     max_values = check_int("max_values", max_values, min_value=1)
     seen: dict[str, list[torch.Tensor]] = {name: [] for name in _layers(net)}
-    hooks = [
-        layer.register_forward_pre_hook(
-            lambda m, args, name=name: seen[name].append(args[0].detach().flatten())
-        )
-        for name, layer in _layers(net).items()
-    ]
-    was_training = net.training
-    try:
-        net.eval()
-        for batch in batches:
-            net(batch)
-    finally:
-        for h in hooks:
-            h.remove()
-        net.train(was_training)
+    run_with_hooks(
+        net,
+        {
+            layer: lambda m, args, out, name=name: seen[name].append(args[0].detach().flatten())
+            for name, layer in _layers(net).items()
+        },
+        batches,
+    )
     out = {}
     for name, parts in seen.items():
         v = torch.cat(parts)

@@ -21,6 +21,7 @@ from torch import nn
 from labkit._validate import check_float, check_int, check_module, check_tensor
 from labkit.factorize import Rank, factorize_layer, factorized_cost, kernel_error
 from labkit.measure import Ratio, compare_latency
+from labkit.models import run_with_hooks
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,7 @@ def layer_inputs(
 
         return hook
 
-    handles = [modules[n].register_forward_hook(keep(n)) for n in names]
-    was_training = net.training
-    try:
-        net.eval()
-        with torch.no_grad():
-            net(example)
-    finally:
-        for h in handles:
-            h.remove()
-        net.train(was_training)
+    run_with_hooks(net, {modules[n]: keep(n) for n in names}, [example])
     return seen
 
 
