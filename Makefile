@@ -7,8 +7,8 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told to (containers often run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab test unit setup timings lint format zoo doctor notebooks hooks search-table \
-	bench clean-venv
+.PHONY: help lab test unit slow setup timings lint format zoo doctor notebooks hooks \
+	tables reference bench clean-venv
 
 ## Show this list of commands.
 help:
@@ -32,16 +32,19 @@ lab: $(STAMP)
 	$(BIN)/labkit doctor --brief
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_welcome.ipynb
 
-## Set up (first time only) and run every test: labkit, exercises, lint, benchmarks, every notebook.
-test: $(STAMP)
+## Set up (first time only) and run every test: the fast lane first, then benchmarks and notebooks.
+test: unit slow
+
+## The fast lane (a few minutes): unit tests of labkit, exercises and house rules; no notebooks.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+## The slow lane: benchmarks (quick mode), every notebook with solutions and in the browser.
+slow: $(STAMP)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo "note: \
 	Chromium not found, so the notebooks run without a browser. To test them in JupyterLab as a \
 	learner sees them: sudo apt-get install chromium"
-	$(BIN)/python -m pytest -q
-
-## The fast inner loop (about a minute): unit tests of labkit, exercises and house rules; no notebooks.
-unit: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m slow tests
 
 ## Run every notebook from a clean kernel; print wall time and peak memory against the budget.
 timings: $(STAMP)
@@ -70,15 +73,18 @@ hooks: $(STAMP)
 zoo: $(STAMP)
 	$(BIN)/labkit zoo build
 
-## Retrain every grid point of notebook 02's search table (data/search_table.json).
-search-table: $(STAMP)
-	$(BIN)/labkit search build-table
+## Rebuild every lesson's stored sweep (data/*_table.json; `labkit tables` lists them): long.
+tables: $(STAMP)
+	@for lesson in $$($(BIN)/labkit tables); do $(BIN)/labkit $$lesson build-table || exit 1; done
 
-## Every benchmark, each printing a JSON line last.
+## Re-measure the reference timings the notebooks print (data/reference_timings.json).
+reference: $(STAMP)
+	$(BIN)/labkit reference record
+
+## Every benchmark (the list comes from the lesson folders), each printing a JSON line last.
 bench: $(STAMP)
-	$(BIN)/labkit bench search --json
-	$(BIN)/labkit bench prune --json
-	$(BIN)/labkit bench quantize --json
+	@for technique in $$($(BIN)/labkit bench --list); do \
+		$(BIN)/labkit bench $$technique --json || exit 1; done
 
 ## Is this machine ready for the course?
 doctor: $(STAMP)

@@ -1,42 +1,42 @@
 """labkit: the helper package of the course "Small and Fast Vision Models".
 
-Every notebook starts with ``import labkit; labkit.setup()``. The modules, by role:
+Every notebook starts with ``import labkit; labkit.setup()``, which loads only the shared core
+below; a lesson's package loads when its notebook imports it.
 
-Shared by every lesson
-- ``labkit.env``        setup: seeds, threads, offline mode, the accelerator (notebook 00)
-- ``labkit.hardware``   what this CPU and its compiler can do, and what that means (00)
-- ``labkit.data``       the offline digits dataset, optional torchvision datasets (00)
-- ``labkit.models``     the SmallCNN family, timm models by name, ``weight_layers`` (00, 01)
-- ``labkit.zoo``        verified trained checkpoints (00)
-- ``labkit.train``      one training loop, accuracy with a 95% interval (00, 01)
-- ``labkit.measure``    parameters, bytes, latency side by side, memory, MACs (00, 03)
-- ``labkit.stats``      paired comparisons and intervals over seeds (00)
-- ``labkit.claims``     ``expect...``: results a notebook states, asserted where stated (00)
-- ``labkit.plots``      the course's pictures (00)
-- ``labkit.source``     ``show_source``: the code of a function, shown where it is taught (02)
+The shared core (one module each; none of them imports a lesson)
+- ``labkit.env``        setup: seeds, threads, offline mode, the accelerator
+- ``labkit.hardware``   what this CPU and its compiler can do, and what that means
+- ``labkit.data``       the offline digits dataset, optional torchvision datasets
+- ``labkit.models``     the SmallCNN family, timm models by name, ``weight_layers``
+- ``labkit.zoo``        verified trained checkpoints
+- ``labkit.train``      the one training loop (``fit``), accuracy with a 95% interval
+- ``labkit.measure``    parameters, bytes, latency side by side, memory, MACs
+- ``labkit.stats``      paired comparisons and intervals over seeds
+- ``labkit.claims``     ``expect...``: results a notebook states, asserted where stated
+- ``labkit.plots``      the pictures every lesson shares, in one style
+- ``labkit.app``        the base of every interactive app
+- ``labkit.source``     ``show_source``: the code of a function, shown where it is taught
+- ``labkit.deploy``     torch.export and torch.compile, with the fallbacks a machine needs
+- ``labkit.reference``  ``labkit.reference_timing(key, value)``: what a timing should be
+- ``labkit.store``      stored tables: written atomically, with how and where they were made
+- ``labkit.check``      the exercise framework
 
-One per topic
-- ``labkit.hparams``       notebook 01: parameter tables and the hyperparameter explorer
-- ``labkit.search``        notebook 02: grid, random, Bayesian and tensor-train search
-- ``labkit.search_table``  notebook 02: the table of every grid point, and replays
-- ``labkit.prune``         notebook 03: masks, neurons, sensitivity, fine-tuning, sparse storage
-- ``labkit.quantize``      notebook 04: scale and zero point, calibration, integer-only layers
-- ``labkit.lowbit``        notebook 04: 16-bit floats, QAT, codebooks, packed sizes
-- ``labkit.deploy``        notebook 04 on: torch.export, int8 (PT2E), torch.compile, fallbacks
-- ``labkit.precision``     notebook 05: float formats bit by bit, casting, autocast, loss scaling
-- ``labkit.amp``           notebook 05: three precisions trained side by side, step time, memory
-- ``labkit.factorize``     notebook 06: low-rank products, SVD, spatial and Tucker-2 convolutions
-- ``labkit.rank_explorer`` notebook 06: the rank explorer (RankCalculator), real-size shapes
-- ``labkit.distill``       notebook 07: the loss from scratch, teacher logits once, students
-- ``labkit.distill_table`` notebook 07: the stored seed sweeps, and replays
-- ``labkit.rank_choice``   notebook 06: layers timed at candidate ranks; ranks from measured times
+One package per lesson: its code, pictures, app, stored table, benchmark and timing probes
+- ``labkit.hparams``    notebook 01: the parameter table and the explorer
+- ``labkit.search``     notebook 02: search strategies, the table of every grid point
+- ``labkit.prune``      notebook 03: masks, neurons, channels, sensitivity, sparse storage
+- ``labkit.quantize``   notebook 04: the affine mapping, fewer bits, 16-bit floats, real int8
+- ``labkit.precision``  notebook 05: float formats, autocast, loss scaling, training side by side
+- ``labkit.factorize``  notebook 06: low-rank layers, ranks from measured times
+- ``labkit.distill``    notebook 07: the loss from scratch, students, the stored sweeps
+- ``labkit.compress``   prune, quantization-aware training and factorization as chainable
+  steps (notebooks 07 and 08 compose them)
 
 Exercises and tooling
-- ``labkit.check``, ``labkit.exercises.labNN``  checked exercises, one module per notebook
-- ``labkit.bench``      ``labkit bench <technique>``: benchmarks, one schema
-- ``labkit.expectations``  ``labkit.expected(key, value)``: what a timing should be, from
-  reference measurements in data/expectations.json (``labkit expect record``)
-- ``labkit.nbrun``, ``labkit.cli``  running notebooks, the ``labkit`` command
+- ``labkit.exercises.labNN``  checked exercises, one module per notebook
+- ``labkit.bench``      the benchmark harness: fixture, schema, report
+- ``labkit.lessons``, ``labkit.nbrun``, ``labkit.cli``  finding each lesson's parts, running
+  notebooks, the ``labkit`` command
 """
 
 import os as _os
@@ -61,7 +61,6 @@ from labkit.claims import (  # noqa: E402
 )
 from labkit.data import load_digits, load_torchvision  # noqa: E402
 from labkit.env import get_device, seed_everything, setup  # noqa: E402
-from labkit.expectations import expected  # noqa: E402
 from labkit.hardware import cpu_features  # noqa: E402
 from labkit.measure import (  # noqa: E402
     compare_latency,
@@ -75,6 +74,7 @@ from labkit.measure import (  # noqa: E402
     tensor_bytes,
 )
 from labkit.models import SmallCNN, create_model, weight_layers  # noqa: E402
+from labkit.reference import reference_timing  # noqa: E402
 from labkit.source import show_source  # noqa: E402
 from labkit.stats import compare_models, paired_comparison, seed_interval  # noqa: E402
 from labkit.train import Accuracy, evaluate, fit, predict, train_small_cnn  # noqa: E402
@@ -98,7 +98,6 @@ __all__ = [
     "expect_between",
     "expect_detectable",
     "expect_no_detectable_difference",
-    "expected",
     "file_bytes",
     "fit",
     "format_bytes",
@@ -110,6 +109,7 @@ __all__ = [
     "paired_comparison",
     "peak_memory",
     "predict",
+    "reference_timing",
     "seed_everything",
     "seed_interval",
     "setup",

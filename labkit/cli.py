@@ -1,5 +1,10 @@
-"""The ``labkit`` command: ``doctor``, ``zoo build``, ``zoo verify``, ``timings``,
-``search build-table``, ``bench <technique>``."""
+"""The ``labkit`` command: ``doctor``, ``zoo build|verify``, ``timings``, ``bench <technique>``,
+``tables`` and ``<lesson> build-table``, ``reference record``. The benchmarks and the stored
+tables are found in the lesson folders (``labkit.lessons``), so a new lesson's appear here by
+themselves.
+
+Used by: the `labkit` command (pyproject.toml, [project.scripts]) and the Makefile.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from labkit import distill_table, zoo
+from labkit import lessons, zoo
 from labkit.bench import report
 from labkit.env import get_device, setup, versions
-from labkit.expectations import record
 from labkit.hardware import cpu_features
 from labkit.nbrun import format_table, list_notebooks, run_notebook
-from labkit.search_table import BUILD_MINUTES, build_table
 
 
 def _doctor(brief: bool) -> int:
@@ -95,121 +98,103 @@ def _timings(args: argparse.Namespace) -> int:
     return 0 if all(r.within_budget and not r.error for r in runs) else 1
 
 
-def _search(args: argparse.Namespace) -> int:
-    table = build_table()
-    print(
-        f"trained {table.space.size} grid points x {len(table.meta['seeds'])} seeds in "
-        f"{table.meta['seconds']:.0f} s; best validation error {table.best_error:.3f} at "
-        f"{table.best_config}"
-    )
+def _build_table(lesson: lessons.Lesson) -> int:
+    table = lesson.module("table").build_table()
+    print(f"{lesson.name}: built in {table.meta['seconds']:.0f} s, written to {table.path}")
     return 0
 
 
-def _distill(args: argparse.Namespace) -> int:
-    table = distill_table.build_table()
-    print(
-        f"trained the distillation sweeps in {table.meta['seconds']:.0f} s: data/distill_table.json"
-    )
-    return 0
-
-
-def _expect(args: argparse.Namespace) -> int:
+def _reference(args: argparse.Namespace) -> int:
     setup(quiet=True)
-    record(repeats=args.repeats, only=args.only)
-    print("written: data/expectations.json")
+    lessons.record_reference_timings(repeats=args.repeats, only=args.only)
+    print("written: data/reference_timings.json")
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
+    found = lessons.benchmarks()
+    if args.list or args.technique is None:
+        print("\n".join(found))
+        return 0
+    module = found[args.technique].module("bench")
+    own = argparse.ArgumentParser(prog=f"labkit bench {args.technique}", description=module.__doc__)
+    own.add_argument("--json", action="store_true", help="last line: one JSON object")
+    for flag, spec in getattr(module, "OPTIONS", {}).items():
+        own.add_argument(flag, **spec)
+    options = vars(own.parse_args(args.options))
+    as_json = options.pop("json")
     setup(quiet=True)  # seeds, threads, and torch's log lines a reader cannot act on
-    module = importlib.import_module(f"labkit.bench.{args.bench_command}")
-    options = {"progress": not args.json}
-    if args.bench_command == "search":
-        options.update(repeats=args.repeats, budget_fraction=args.budget_fraction)
-    else:
-        options.update(timm=None if args.no_timm else args.timm, quick=args.quick)
-    result = module.run(**options)
+    result = module.run(progress=not as_json, **options)
     print(report(result))
-    if args.json:
+    if as_json:
         print(json.dumps(result))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one command; returns the exit status.
-
-    Used by: the `labkit` command (pyproject.toml, [project.scripts]).
-    """
-    parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser("doctor", help="check that this machine is ready for the course")
     doctor.add_argument("--brief", action="store_true", help="one line per check")
-    zoo = sub.add_parser("zoo", help="the trained checkpoints in data/zoo")
-    zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
+    zoo_parser = sub.add_parser("zoo", help="the trained checkpoints in data/zoo")
+    zoo_sub = zoo_parser.add_subparsers(dest="zoo_command", required=True)
     build = zoo_sub.add_parser("build", help="retrain checkpoints and rewrite the manifest")
     build.add_argument("--only", action="append", metavar="NAME", help="only this model")
     zoo_sub.add_parser("verify", help="check every checkpoint against its sha256")
     timings = sub.add_parser("timings", help="run notebooks; wall time and peak memory table")
     timings.add_argument("notebooks", nargs="*", help="default: every notebook")
     timings.add_argument("--solutions", action="store_true", help="fill in exercise solutions")
-    search = sub.add_parser("search", help="the tabular benchmark of notebook 02")
-    search_sub = search.add_subparsers(dest="search_command", required=True)
-    search_sub.add_parser(
-        "build-table", help=f"train every grid point (about {BUILD_MINUTES} min on 2 cores)"
+    sub.add_parser("tables", help="the lessons with a stored sweep, one per line")
+    for name, lesson in lessons.stored_tables().items():
+        minutes = lessons.build_minutes(lesson)
+        table = sub.add_parser(name, help=f"the stored sweep of notebook {lesson.notebook}")
+        table_sub = table.add_subparsers(dest="table_command", required=True)
+        table_sub.add_parser(
+            "build-table", help=f"{lessons.summary_of(lesson, 'table')} (about {minutes} min)"
+        )
+    reference = sub.add_parser("reference", help="reference timings the notebooks compare with")
+    reference_sub = reference.add_subparsers(dest="reference_command", required=True)
+    record = reference_sub.add_parser(
+        "record", help="measure every lesson's probes here: data/reference_timings.json"
     )
-    distill = sub.add_parser("distill", help="the stored seed sweeps of notebook 07")
-    distill_sub = distill.add_subparsers(dest="distill_command", required=True)
-    distill_sub.add_parser(
-        "build-table",
-        help=f"train the sweeps, one thread (about {distill_table.BUILD_MINUTES} min)",
-    )
-    expect = sub.add_parser("expect", help="reference timings the notebooks compare with")
-    expect_sub = expect.add_subparsers(dest="expect_command", required=True)
-    expect_record = expect_sub.add_parser(
-        "record", help="measure them here: data/expectations.json"
-    )
-    expect_record.add_argument("--repeats", type=int, default=3, help="runs per probe and threads")
-    expect_record.add_argument(
+    record.add_argument("--repeats", type=int, default=3, help="runs per probe and threads")
+    record.add_argument(
         "--only", action="append", metavar="KEY", help="only this probe (keep the others)"
     )
-    bench = sub.add_parser("bench", help="benchmarks; ratios and counts measured in one run")
-    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
-    bench_search = bench_sub.add_parser("search", help="grid vs random vs TPE vs GP vs TT")
-    bench_search.add_argument("--json", action="store_true", help="last line: one JSON object")
-    bench_search.add_argument("--repeats", type=int, default=20, help="repetitions (>= 20)")
-    bench_search.add_argument(
-        "--budget-fraction",
-        type=float,
-        default=0.25,
-        help="evaluations per search, as a fraction of the grid",
+    techniques = lessons.benchmarks()
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks; ratios and counts measured in one run",
+        description="\n".join(
+            f"  {name:<10} {lessons.summary_of(lesson, 'bench')}"
+            for name, lesson in techniques.items()
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for name, text in (
-        ("prune", "unstructured vs structured pruning"),
-        ("quantize", "float32 vs int8 vs 4-bit"),
-        ("precision", "float32 vs bfloat16 vs float16 with loss scaling, training"),
-        ("factorize", "SVD vs spatial vs Tucker-2 vs ranks from measured times"),
-        ("distill", "solo vs distilled students, compressed students with and without a teacher"),
-    ):
-        technique = bench_sub.add_parser(name, help=text)
-        technique.add_argument("--json", action="store_true", help="last line: one JSON object")
-        technique.add_argument("--timm", default="resnet18", help="real-size timm model rows")
-        technique.add_argument("--no-timm", action="store_true", help="skip the timm model")
-        technique.add_argument("--quick", action="store_true", help="fewer rows (for tests)")
-    args = parser.parse_args(argv)
+    bench.add_argument("--list", action="store_true", help="the techniques, one per line")
+    bench.add_argument("technique", nargs="?", choices=list(techniques), help="which benchmark")
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="its options (--json, --quick...)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit status."""
+    args = _parser().parse_args(argv)
     try:
         if args.command == "doctor":
             return _doctor(args.brief)
         if args.command == "zoo":
             return _zoo(args)
-        if args.command == "search":
-            return _search(args)
         if args.command == "bench":
             return _bench(args)
-        if args.command == "expect":
-            return _expect(args)
-        if args.command == "distill":
-            return _distill(args)
-        return _timings(args)
+        if args.command == "reference":
+            return _reference(args)
+        if args.command == "timings":
+            return _timings(args)
+        if args.command == "tables":
+            print("\n".join(lessons.stored_tables()))
+            return 0
+        return _build_table(lessons.stored_tables()[args.command])
     except FileNotFoundError as err:
         print(f"labkit: {err}", file=sys.stderr)
         return 2

@@ -14,6 +14,8 @@ import platform
 import random
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +127,22 @@ def default_threads() -> int:
     except AttributeError:  # macOS, Windows
         available = os.cpu_count() or 1
     return max(1, min(available, 4))
+
+
+@contextmanager
+def using_threads(n: int | None) -> Iterator[int]:
+    """Run a block with PyTorch on ``n`` threads (None: as it is), and put the setting back
+    afterwards, whatever happens inside; yields the thread count in use.
+
+    Used by: labkit.measure (latency at a fixed thread count) and the stored tables (one thread).
+    """
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(check_int("threads", n, min_value=1, max_value=256))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int) -> None:

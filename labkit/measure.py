@@ -19,7 +19,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from labkit._validate import check_callable, check_float, check_int, check_module, check_tensor
+from labkit.env import using_threads
 from labkit.models import run_with_hooks, weight_layers
 
 
@@ -187,17 +187,6 @@ class Latency:
         )
 
 
-@contextmanager
-def _threads(n: int | None):
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
 def measure_latency(
     net: Callable[[torch.Tensor], Any],
     example: torch.Tensor,
@@ -223,7 +212,7 @@ def measure_latency(
     if isinstance(net, nn.Module) and net.training:
         raise ValueError("argument 'net' is in training mode; call net.eval() before timing it")
     times = []
-    with _threads(threads) as n, torch.inference_mode():
+    with using_threads(threads) as n, torch.inference_mode():
         for _ in range(warmup):
             net(example)
         for _ in range(runs):

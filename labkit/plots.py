@@ -47,13 +47,13 @@ def use_style() -> None:
     )
 
 
-def _axes(ax: plt.Axes | None, figsize: tuple[float, float] | None = None) -> plt.Axes:
+def new_axes(ax: plt.Axes | None, figsize: tuple[float, float] | None = None) -> plt.Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
-def _as_numpy(values) -> np.ndarray:
+def as_numpy(values) -> np.ndarray:
     if isinstance(values, torch.Tensor):
         return values.detach().cpu().float().numpy()
     return np.asarray(values, dtype=float)
@@ -82,7 +82,7 @@ def plot_curves(
         raise TypeError(
             "argument 'histories' must be a History or a non-empty {label: History} dict"
         )
-    ax = _axes(ax)
+    ax = new_axes(ax)
     for label, h in histories.items():
         values = getattr(h, metric)
         ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=str(label) or None)
@@ -107,10 +107,10 @@ def plot_histogram(
 
     Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
     """
-    data = _as_numpy(values).ravel()
+    data = as_numpy(values).ravel()
     if data.size == 0:
         raise ValueError("argument 'values' is empty")
-    ax = _axes(ax)
+    ax = new_axes(ax)
     ax.hist(data, bins=bins, color=PALETTE[0], alpha=0.85, log=log)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
@@ -136,10 +136,10 @@ def plot_heatmap(
 
     Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
     """
-    data = _as_numpy(matrix)
+    data = as_numpy(matrix)
     if data.ndim != 2:
         raise ValueError(f"argument 'matrix' must be 2-D, got shape {data.shape}")
-    ax = _axes(ax)
+    ax = new_axes(ax)
     limit = np.nanmax(np.abs(data)) if symmetric and data.size else None
     image = ax.imshow(
         data,
@@ -223,15 +223,15 @@ def plot_tradeoff(
     Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Kernel size: wider patterns, or
     finer detail and less compute".
     """
-    x, y = _as_numpy(x), _as_numpy(y)
+    x, y = as_numpy(x), as_numpy(y)
     if x.shape != y.shape or x.ndim != 1 or x.size == 0:
         raise ValueError(
             f"arguments 'x' and 'y' must be non-empty and of equal length, "
             f"got {x.shape} and {y.shape}"
         )
-    ax = _axes(ax)
+    ax = new_axes(ax)
     if yerr is not None:
-        bounds = _as_numpy(yerr)
+        bounds = as_numpy(yerr)
         if bounds.shape != (len(y), 2):
             raise ValueError(
                 f"argument 'yerr' must hold one (low, high) pair per point, "
@@ -289,79 +289,6 @@ def show_images(
     return fig
 
 
-def plot_regret(
-    replay, ax: plt.Axes | None = None, mark_at: int | None = None, mark_label: str = ""
-) -> plt.Axes:
-    """Regret (best error so far minus the grid's best, in points) against evaluations: the
-    median over repetitions as a line, the 25-75% band shaded. ``replay``: a
-    ``labkit.search.Replay``. ``mark_at`` draws a dotted line at that many evaluations.
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, repeated".
-    """
-    if not all(hasattr(replay, a) for a in ("curves", "regret", "budget")):
-        raise TypeError(
-            f"argument 'replay' must be a labkit.search.Replay, got {type(replay).__name__}"
-        )
-    ax = _axes(ax, figsize=(8, 4.2))
-    x = np.arange(1, replay.budget + 1)
-    for i, strategy in enumerate(replay.curves):
-        regret = 100 * replay.regret(strategy)
-        low, mid, high = np.percentile(regret, [25, 50, 75], axis=0)
-        colour = PALETTE[i % len(PALETTE)]
-        n = len(regret)
-        label = f"{strategy} (one fixed order)" if n == 1 else f"{strategy} (median of {n})"
-        ax.plot(x, mid, color=colour, label=label)
-        ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
-    ax.set_yscale("symlog", linthresh=1)
-    ax.set_ylim(bottom=0)
-    if mark_at is not None:
-        mark_at = check_int("mark_at", mark_at, min_value=1, max_value=replay.budget)
-        ax.axvline(mark_at, color="grey", ls=":", lw=1)
-        if mark_label:
-            ax.annotate(
-                f"{mark_label} ",
-                (mark_at, 1),
-                xycoords=("data", "axes fraction"),
-                ha="right",
-                va="top",
-                color="grey",
-            )
-    ax.set_xlabel("evaluations (training runs)")
-    ax.set_ylabel("regret (points of error)")
-    ax.legend()
-    return ax
-
-
-def plot_quantization_grid(
-    values,
-    levels,
-    ax: plt.Axes | None = None,
-    title: str | None = None,
-    bins: int = 80,
-    lo: float | None = None,
-    hi: float | None = None,
-) -> plt.Axes:
-    """Histogram of ``values`` with a thin line at every value the grid can hold (``levels``,
-    e.g. the dequantized integers of a 4-bit grid, or a k-means codebook), and the clipping
-    range [lo, hi] shaded outside.
-
-    Lesson: notebooks/04_quantization.ipynb, "The affine mapping: scale and zero point".
-    """
-    data = _as_numpy(values).ravel()
-    grid = _as_numpy(levels).ravel()
-    if data.size == 0 or grid.size == 0:
-        raise ValueError("arguments 'values' and 'levels' must not be empty")
-    ax = plot_histogram(data, bins=bins, ax=ax, title=title)
-    for level in grid:
-        ax.axvline(level, color=PALETTE[1], lw=0.8, alpha=0.8)
-    if lo is not None and data.min() < lo:
-        ax.axvspan(data.min(), lo, color="0.5", alpha=0.2, label="clipped")
-    if hi is not None and data.max() > hi:
-        ax.axvspan(hi, data.max(), color="0.5", alpha=0.2, label="clipped" if lo is None else None)
-    return ax
-
-
 def plot_over_seeds(
     x: Sequence[float],
     runs: Mapping[str, Sequence[Sequence[float]]],
@@ -375,12 +302,12 @@ def plot_over_seeds(
 
     Lesson: notebooks/03_pruning.ipynb, "Fine-tuning brings the accuracy back".
     """
-    x = _as_numpy(x)
+    x = as_numpy(x)
     if not isinstance(runs, Mapping) or not runs:
         raise TypeError("argument 'runs' must be a non-empty {label: [values per seed]} dict")
-    ax = _axes(ax)
+    ax = new_axes(ax)
     for label, per_seed in runs.items():
-        values = _as_numpy(per_seed)
+        values = as_numpy(per_seed)
         if values.ndim != 2 or values.shape[1] != len(x):
             raise ValueError(
                 f"argument 'runs': {label!r} needs one list of {len(x)} values per seed, "
@@ -409,7 +336,7 @@ def plot_savings(
     if not isinstance(savings, Mapping) or not savings:
         raise TypeError("argument 'savings' must be a non-empty {model: {measure: ratio}} dict")
     measures = list(next(iter(savings.values())))
-    ax = _axes(ax)
+    ax = new_axes(ax)
     width = 0.8 / len(measures)
     for i, measure in enumerate(measures):
         values = [savings[model][measure] for model in savings]
@@ -460,124 +387,4 @@ def mark_savings_ranges(
         for text in ax.texts:  # the value printed on the bar (bar_label), moved above the line
             if hasattr(text, "xy") and abs(text.xy[0] - x) < 1e-9:
                 text.xy = (x, high)
-    return ax
-
-
-def plot_soft_targets(
-    probabilities: Mapping[float, torch.Tensor],
-    images: torch.Tensor,
-    titles: Sequence[str] | None = None,
-) -> plt.Figure:
-    """A teacher's class probabilities for a few images at several temperatures: one row per
-    image (the image on the left), one bar group per class, one bar per temperature, on a
-    logarithmic scale so that the small probabilities, the "dark knowledge", show.
-    ``probabilities``: {temperature: (images, classes) probabilities}.
-
-    Lesson: notebooks/07_knowledge_distillation.ipynb, "Soft targets: what the teacher knows".
-    """
-    if not isinstance(probabilities, Mapping) or not probabilities:
-        raise TypeError("argument 'probabilities' must be a non-empty {temperature: probs} dict")
-    check_tensor("images", images, min_ndim=3)
-    first = _as_numpy(next(iter(probabilities.values())))
-    n, classes = first.shape
-    if len(images) != n:
-        raise ValueError(f"argument 'images' must hold {n} images, got {len(images)}")
-    fig, axes = plt.subplots(
-        n, 2, figsize=(7.5, 1.6 * n), gridspec_kw={"width_ratios": [1, 6]}, squeeze=False
-    )
-    width = 0.8 / len(probabilities)
-    for row in range(n):
-        axes[row, 0].imshow(_as_numpy(images[row]).reshape(images.shape[-2:]), cmap="gray_r")
-        axes[row, 0].set_axis_off()
-        if titles is not None:
-            axes[row, 0].set_title(titles[row], fontsize=9)
-        ax = axes[row, 1]
-        for i, (t, probs) in enumerate(probabilities.items()):
-            ax.bar(np.arange(classes) + i * width, _as_numpy(probs)[row], width, label=f"T={t:g}")
-        ax.set_yscale("log")
-        ax.set_ylim(1e-5, 1.5)
-        ax.set_xticks(np.arange(classes) + width * (len(probabilities) - 1) / 2, range(classes))
-        ax.set_ylabel("probability", fontsize=8)
-    axes[-1, 1].set_xlabel("class")
-    axes[0, 1].legend(fontsize=8, ncol=len(probabilities), loc="upper right")
-    fig.suptitle("the teacher's probabilities, softened by T (log scale)", fontsize=10)
-    return fig
-
-
-def plot_gains(
-    gains: Mapping[str, Sequence[tuple[float, float, float, float]]],
-    xlabel: str = "training images",
-    ax: plt.Axes | None = None,
-    title: str | None = None,
-) -> plt.Axes:
-    """Paired gains with their intervals, one line per label: ``gains`` is {label: [(x, mean,
-    low, high), ...]}, in points; a dashed line marks 0 (no gain). The x axis is logarithmic.
-
-    Lesson: notebooks/07_knowledge_distillation.ipynb, "Where distillation helps: the stored
-    sweep".
-    """
-    if not isinstance(gains, Mapping) or not gains:
-        raise TypeError("argument 'gains' must be a non-empty {label: [(x, mean, low, high)]}")
-    ax = _axes(ax)
-    for k, (label, points) in enumerate(gains.items()):
-        p = _as_numpy(points)
-        if p.ndim != 2 or p.shape[1] != 4:
-            raise ValueError(f"argument 'gains': {label!r} needs (x, mean, low, high) tuples")
-        x = p[:, 0] * (1 + 0.04 * (k - (len(gains) - 1) / 2))  # side by side, not on top
-        ax.errorbar(
-            x, p[:, 1], [p[:, 1] - p[:, 2], p[:, 3] - p[:, 1]], marker="o", capsize=3, label=label
-        )
-    ax.axhline(0, color="grey", ls="--", lw=1)
-    ax.set_xscale("log")
-    xs = sorted({float(x) for points in gains.values() for x, *_ in points})
-    ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the sizes themselves, not powers of ten
-    ax.minorticks_off()
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("distilled - solo (points)")
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def plot_gain_grid(
-    means,
-    resolvable,
-    xticklabels: Sequence,
-    yticklabels: Sequence,
-    ax: plt.Axes | None = None,
-    title: str | None = None,
-    xlabel: str | None = None,
-    ylabel: str | None = None,
-) -> plt.Axes:
-    """A grid of mean gains (points) as a heatmap with each value written in its cell; the
-    cells whose interval excludes zero (``resolvable``, a boolean grid of the same shape) get
-    a star and a black frame.
-
-    Lesson: notebooks/07_knowledge_distillation.ipynb, "Temperature and weight".
-    """
-    values = _as_numpy(means)
-    marks = np.asarray(_as_numpy(resolvable), dtype=bool)
-    if values.ndim != 2 or marks.shape != values.shape:
-        raise ValueError(
-            f"arguments 'means' and 'resolvable' must be 2-D grids of the same shape, got "
-            f"{values.shape} and {marks.shape}"
-        )
-    ax = plot_heatmap(
-        values,
-        ax=ax,
-        title=title,
-        xticklabels=xticklabels,
-        yticklabels=yticklabels,
-        xlabel=xlabel,
-        ylabel=ylabel,
-    )
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            star = "*" if marks[i, j] else ""
-            ax.text(j, i, f"{values[i, j]:+.2f}{star}", ha="center", va="center", fontsize=9)
-            if marks[i, j]:
-                ax.add_patch(
-                    plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=2)
-                )
     return ax

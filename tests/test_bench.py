@@ -119,7 +119,7 @@ def test_bench_factorize_quick(capsys):
 
 
 def test_bench_distill_quick(capsys):
-    result = _run(capsys, "distill", "--quick", "--timm", "resnet10t")
+    result = _run(capsys, "distill", "--quick")
     _check_envelope(result, "distill")
     assert result["baseline"]["role"] == "teacher"
     rows = result["rows"]

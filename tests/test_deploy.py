@@ -10,7 +10,8 @@ from labkit import deploy as D
 from labkit import hardware
 from labkit.measure import Ratio, graph_tensors, tensor_bytes
 from labkit.models import create_model, fold_batchnorm
-from labkit.quantize import QParams, integer_linear, qparams_for
+from labkit.quantize import int8 as I8
+from labkit.quantize.affine import QParams, integer_linear, qparams_for
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def net():
 @pytest.mark.parametrize("calibration", [torch.zeros(0, 1, 16, 16), [], [torch.zeros(0)]])
 def test_empty_calibration_set_is_refused(net, calibration):
     with pytest.raises(ValueError, match="argument 'calibration' is empty"):
-        D.ptq_int8(net, calibration)
+        I8.ptq_int8(net, calibration)
 
 
 def test_a_compile_failure_is_reported_in_one_line_cut_at_a_word():
@@ -33,7 +34,7 @@ def test_a_compile_failure_is_reported_in_one_line_cut_at_a_word():
 
 @pytest.fixture(scope="module")
 def int8_model(baseline, data):
-    return D.ptq_int8(baseline, data.train.X[:256])
+    return I8.ptq_int8(baseline, data.train.X[:256])
 
 
 def test_ptq_int8_reference_model_keeps_accuracy(int8_model, baseline, data):
@@ -66,7 +67,7 @@ def test_model_that_cannot_be_exported_gets_the_reason(data):
             return -self.conv(x)
 
     with pytest.raises(D.ExportError, match="argument 'net' cannot be exported") as err:
-        D.ptq_int8(DataDependent(), data.train.X[:8])
+        I8.ptq_int8(DataDependent(), data.train.X[:8])
     assert "control flow" in str(err.value) and err.value.__cause__ is not None
 
 
@@ -95,7 +96,7 @@ def test_the_notebooks_latency_path_without_a_compiler(no_compiler, int8_model, 
     # it must finish, label every row by what really ran, say what the numbers mean, never
     # call a ratio below 1 "faster", and print no compiler output.
     batch = torch.randn(16, 1, 16, 16)
-    timing = D.time_float32_and_int8(baseline, int8_model, batch, rounds=2, runs=3)
+    timing = I8.time_float32_and_int8(baseline, int8_model, batch, rounds=2, runs=3)
     report = timing.report()
     printed = capsys.readouterr().out + report
     assert set(timing.latency.rounds) == {"float32 eager", "int8 eager"}
@@ -128,7 +129,7 @@ def test_speed_words_never_call_a_slowdown_faster(ratio, words):
 
 
 def test_compiled_timing_compares_like_with_like(int8_model, baseline):
-    timing = D.time_float32_and_int8(baseline, int8_model, torch.randn(8, 1, 16, 16), 2, 3, False)
+    timing = I8.time_float32_and_int8(baseline, int8_model, torch.randn(8, 1, 16, 16), 2, 3, False)
     if timing.float32.compiled and timing.int8.compiled:
         assert set(timing.latency.rounds) == {"float32 eager", "float32 compiled", "int8 compiled"}
         assert timing.int8_speedup is not None and timing.compile_speedup is not None
@@ -152,11 +153,11 @@ def test_expectation_on_arm():
 
 
 def test_dynamic_int8_converts_linear_and_skips_conv(net):
-    out, counts = D.dynamic_int8_linear(net)
+    out, counts = I8.dynamic_int8_linear(net)
     assert counts == {"linear_int8": 1, "linear_float": 0, "conv_float": 3}
     x = torch.randn(4, 1, 16, 16)
     assert torch.allclose(out(x), net(x), atol=0.05)
-    assert not D._is_quantized(net.classifier.weight)  # the original is untouched
+    assert not I8._is_quantized(net.classifier.weight)  # the original is untouched
 
 
 def test_compiled_int8_gives_the_reference_models_answers(int8_model, data):
@@ -188,17 +189,17 @@ def test_compiling_many_models_of_one_class_keeps_each_compiled():
 
 def test_ptq_int8_times_each_step(baseline, data):
     timings = {}
-    D.ptq_int8(baseline, data.train.X[:64], timings=timings)
+    I8.ptq_int8(baseline, data.train.X[:64], timings=timings)
     assert list(timings) == ["export", "prepare", "calibrate", "convert"]
     assert all(t >= 0 for t in timings.values())
     with pytest.raises(TypeError, match="argument 'timings'"):
-        D.ptq_int8(baseline, data.train.X[:64], timings=[])
+        I8.ptq_int8(baseline, data.train.X[:64], timings=[])
 
 
 def test_graph_counts_and_bytes_by_dtype(int8_model, baseline):
-    counts = D.graph_op_counts(int8_model)
+    counts = I8.graph_op_counts(int8_model)
     assert counts["conv2d"] == 3 and counts["linear"] == 1 and counts["dequantize_per_channel"] == 4
-    stored = D.graph_bytes_by_dtype(int8_model)
+    stored = I8.graph_bytes_by_dtype(int8_model)
     assert sum(v for k, v in stored.items() if k != "unused") == tensor_bytes(int8_model)
     assert stored["int8"] == sum(
         m.weight.numel()
@@ -207,11 +208,11 @@ def test_graph_counts_and_bytes_by_dtype(int8_model, baseline):
     )
     assert stored["unused"] > 0
     with pytest.raises(TypeError, match="argument 'gm'"):
-        D.graph_op_counts(baseline)
+        I8.graph_op_counts(baseline)
 
 
 def test_integer_linear_agrees_with_the_int8_graphs_classifier(int8_model, baseline, data):
-    lib = D.last_linear_in_graph(int8_model, data.test.X[:200])
+    lib = I8.last_linear_in_graph(int8_model, data.test.X[:200])
     assert lib.x_q.min() >= 0 and lib.x_q.max() <= 255 and lib.w_q.abs().max() <= 128
     x_qp = QParams(torch.tensor(lib.x_scale), torch.tensor(lib.x_zero_point), 0, 255)
     out_qp = qparams_for(lib.y, 8, symmetric=False)
@@ -225,7 +226,7 @@ def test_integer_linear_agrees_with_the_int8_graphs_classifier(int8_model, basel
 
 def test_last_linear_in_graph_bad_input(baseline, data):
     with pytest.raises(TypeError, match="argument 'gm'"):
-        D.last_linear_in_graph(baseline, data.test.X[:4])
+        I8.last_linear_in_graph(baseline, data.test.X[:4])
     exported = D.export_model(baseline, data.test.X[:4])
     with pytest.raises(ValueError, match="converted int8 graph"):
-        D.last_linear_in_graph(exported, data.test.X[:4])
+        I8.last_linear_in_graph(exported, data.test.X[:4])

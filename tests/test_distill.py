@@ -9,9 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from labkit import compress as C
 from labkit import distill as D
-from labkit import distill_table as DT
 from labkit.data import load_digits
+from labkit.distill import table as DT
 from labkit.models import SmallCNN, weight_layers
 from labkit.zoo import load_pretrained
 
@@ -127,7 +128,7 @@ def test_other_bad_inputs_get_clear_errors():
     with pytest.raises(TypeError, match="teacher"):
         D.teacher_logits("baseline", train)
     with pytest.raises(ValueError, match="method"):
-        D.compress(SmallCNN(), "factorised")
+        C.compress(SmallCNN(), "factorised")
     with pytest.raises(ValueError, match="no gap"):
         D.gap_recovered(99.0, 99.0, 99.5)
 
@@ -152,15 +153,15 @@ def test_compressed_students_stay_compressed_while_they_learn():
     teacher = load_pretrained("baseline").eval()
     train = data.train.subset(128)
     targets = D.teacher_logits(teacher, train)
-    assert set(D.COMPRESSIONS) >= {"pruned", "qat"}
-    pruned = D.compress(teacher, "pruned")
+    assert set(C.COMPRESSIONS) >= {"pruned", "qat"}
+    pruned = C.compress(teacher, "pruned")
     D.train_student(
         pruned.net, train, targets, epochs=1, seed=0, after_step=pruned.after_step, progress=False
     )
     weights = [m.weight for m in weight_layers(pruned.finish(pruned.net)).values()]
     zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
     assert zeros >= 0.89
-    qat = D.compress(teacher, "qat")
+    qat = C.compress(teacher, "qat")
     D.train_student(qat.net, train, targets, epochs=1, seed=0, progress=False)
     net = qat.finish(qat.net)
     for w in (m.weight for m in weight_layers(net).values()):
@@ -197,7 +198,7 @@ def test_the_build_time_has_one_source_the_stored_table():
 
 def test_the_factorized_student_is_a_smaller_copy_of_the_teacher():
     teacher = load_pretrained("baseline").eval()
-    model = D.compress(teacher, "factorized")
+    model = C.compress(teacher, "factorized")
     assert sum(p.numel() for p in teacher.parameters()) > 3 * sum(
         p.numel() for p in model.net.parameters()
     )
@@ -207,7 +208,7 @@ def test_the_factorized_student_is_a_smaller_copy_of_the_teacher():
 def test_the_gain_grid_writes_every_value_and_frames_the_resolvable_cells():
     import matplotlib.pyplot as plt
 
-    from labkit.plots import plot_gain_grid
+    from labkit.distill.plots import plot_gain_grid
 
     ax = plot_gain_grid([[0.5, -1.0]], [[False, True]], ["a", "b"], ["T=1"])
     assert [t.get_text() for t in ax.texts] == ["+0.50", "-1.00*"]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from labkit import factorize as F
-from labkit import rank_choice as R
+from labkit import factorize as R
 from labkit.measure import Ratio, count_macs, count_parameters
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from labkit.hparams import explorer, parameter_table, print_parameter_table
+from labkit.hparams.parameters import parameter_table, print_parameter_table
+from labkit.hparams.widget import explorer
 from labkit.measure import count_parameters
 from labkit.models import SmallCNN
 

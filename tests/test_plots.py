@@ -42,7 +42,7 @@ def test_plots_reject_bad_input_by_name(bad, word):
 def test_plot_quantization_grid_draws_a_line_per_level_and_shades_clipping():
     import torch
 
-    from labkit.plots import plot_quantization_grid
+    from labkit.quantize.plots import plot_quantization_grid
 
     values = torch.linspace(-1, 1, 200)
     ax = plot_quantization_grid(values, torch.tensor([-0.5, 0.0, 0.5]), lo=-0.8, hi=0.8)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from labkit import amp
 from labkit import precision as P
+from labkit import precision as amp
 from labkit.models import create_model
 
 # ----------------------------------------------------------------- formats

@@ -10,7 +10,7 @@ from torch.nn.utils import prune as torch_prune
 from labkit import plots
 from labkit.measure import count_parameters, file_bytes
 from labkit.models import create_model, fold_batchnorm
-from labkit.prune import (
+from labkit.prune.masks import (
     apply_masks,
     global_magnitude_masks,
     iterative_prune,
@@ -289,8 +289,8 @@ def test_the_pruning_plots_draw_and_check_their_arguments():
 
 
 def test_the_prune_benchmark_never_times_a_model_that_compiled_to_nothing(monkeypatch, net):
-    from labkit.bench import prune as bench_prune
     from labkit.deploy import Compiled
+    from labkit.prune import bench as bench_prune
 
     # A "compiled" model for which torch.compile built no graph (as past its recompile limit,
     # where the wrapper silently runs the model eagerly) must not be timed as compiled.

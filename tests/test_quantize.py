@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from labkit import lowbit as L
+from labkit import quantize as L
 from labkit import quantize as Q
 from labkit.measure import tensor_bytes
 from labkit.models import create_model

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labkit.search import (
+from labkit.search.strategies import (
     COURSE_SPACE,
     STRATEGIES,
     SearchSpace,
@@ -16,14 +16,7 @@ from labkit.search import (
     live_objective,
     search,
 )
-from labkit.search_table import (
-    Replay,
-    SearchTable,
-    median_interval,
-    noise_band,
-    replay,
-    table_path,
-)
+from labkit.search.table import Replay, SearchTable, median_interval, noise_band, replay, table_path
 
 SPACE = SearchSpace({"a": [0, 1, 2, 3, 4, 5], "b": [10, 20, 30], "c": ["x", "y", "z", "w"]})
 
@@ -197,7 +190,7 @@ def test_trace_counts_evaluations_to_a_target():
     trace = Trace("x", [{}] * 4, [0.5, 0.3, 0.4, 0.1])
     assert trace.evals_to_reach(0.3) == 2
     assert trace.evals_to_reach(0.05, tolerance=0.06) == 4
-    assert trace.evals_to_reach(0.0) is None
+    assert trace.evals_to_reach(0.0) == len(trace) + 1  # never: one more than it made
 
 
 def test_tables_save_and_load(tmp_path, table):
@@ -212,7 +205,7 @@ def test_tables_save_and_load(tmp_path, table):
 
 
 def test_a_hit_on_the_last_evaluation_counts_and_never_is_past_the_budget(table):
-    from labkit.search_table import Replay
+    from labkit.search.table import Replay
 
     curves = {"x": np.array([[0.5, 0.4, 0.0], [0.5, 0.5, 0.5]])}
     result = Replay(budget=3, curves=curves, best_error=0.0, grid_size=10)
@@ -315,7 +308,7 @@ def test_samplers_that_repeat_themselves_still_spend_the_whole_budget():
 def test_regret_plot_draws_every_strategy(table):
     import matplotlib.pyplot as plt
 
-    from labkit.plots import plot_regret
+    from labkit.search.plots import plot_regret
 
     result = replay(table, ["grid", "random"], budget=10, repeats=3, progress=False)
     ax = plot_regret(result)
@@ -420,7 +413,7 @@ def test_the_median_interval_brackets_the_median():
 
 
 def test_the_bench_reports_the_band_and_the_fallbacks():
-    from labkit.bench.search import run
+    from labkit.search.bench import run
 
     result = run(repeats=1, budget_fraction=0.05)
     assert result["grid_size"] == 384 and result["repeats"] == 1 and result["budget"] == 19

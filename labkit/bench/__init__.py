@@ -1,7 +1,10 @@
-"""Benchmarks: one per technique, each measuring its claims side by side in one run.
+"""The benchmark harness: one benchmark per technique, each measuring its claims side by side in
+one run.
 
-``labkit bench <technique> [--json]`` prints a table, and with ``--json`` one JSON object as
-its last line. Every benchmark module has ``run(...) -> dict`` and shares the fixture in
+A benchmark lives in its lesson's folder, ``labkit/<lesson>/bench.py``, with ``run(...) ->
+dict`` and, for its command-line options, ``OPTIONS``; `labkit bench --list` names every one
+(found by ``labkit.lessons``). ``labkit bench <technique> [--json]`` prints a table, and with
+``--json`` one JSON object as its last line. Every benchmark shares the fixture in
 ``labkit.bench.common``: seeded data, the zoo baseline, example batches, a real-size timm model.
 
 The JSON schema (version 1), the same for every technique
@@ -36,6 +39,4 @@ Search rows are strategies rather than models; see ``labkit.bench.search``.
 
 from labkit.bench.common import SCHEMA_VERSION, report
 
-TECHNIQUES = ("search", "prune", "quantize", "precision", "factorize", "distill")
-
-__all__ = ["SCHEMA_VERSION", "TECHNIQUES", "report"]
+__all__ = ["SCHEMA_VERSION", "report"]

@@ -23,6 +23,15 @@ from labkit.train import Accuracy, predict
 from labkit.zoo import load_pretrained
 
 SCHEMA_VERSION = 1
+# The command-line options of a benchmark that trains and times models (`labkit bench <name>`
+# reads a bench module's OPTIONS; these are the ones every such module shares).
+MODEL_OPTIONS = {
+    "--timm": dict(default="resnet18", help="the real-size timm model of the timm rows"),
+    "--no-timm": dict(
+        action="store_const", const=None, dest="timm", help="skip the timm model's rows"
+    ),
+    "--quick": dict(action="store_true", help="fewer rows and less training (for tests)"),
+}
 LATENCY_BATCH = 256  # the course model's throughput batch: arithmetic, not overhead, dominates
 UNITS = {
     "acc": "percent of test images",

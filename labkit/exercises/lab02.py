@@ -22,8 +22,8 @@ from labkit.check import (
     want_choice,
     want_int,
 )
-from labkit.search import COURSE_SPACE, STRATEGIES, SearchSpace
-from labkit.search_table import Replay
+from labkit.search.strategies import COURSE_SPACE, STRATEGIES, SearchSpace
+from labkit.search.table import Replay
 
 NEAR_TIE = (
     0.0025  # lines within a quarter point of the lowest count as lowest: a plot cannot split them

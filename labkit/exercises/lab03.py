@@ -20,7 +20,7 @@ from labkit.check import (
     want_int,
 )
 from labkit.models import weight_layers
-from labkit.prune import global_magnitude_masks, magnitude_mask
+from labkit.prune.masks import global_magnitude_masks, magnitude_mask
 from labkit.zoo import load_pretrained
 
 NEAR_TIE = 1.0  # Q3: total drops within 1 point of the largest count as "most sensitive" too

@@ -19,10 +19,10 @@ from labkit.check import (
     want_number,
 )
 from labkit.data import load_digits
-from labkit.deploy import graph_bytes_by_dtype, ptq_int8
 from labkit.measure import file_bytes, graph_tensors, tensor_bytes
 from labkit.models import fold_batchnorm
-from labkit.quantize import qparams
+from labkit.quantize.affine import qparams
+from labkit.quantize.int8 import graph_bytes_by_dtype, ptq_int8
 from labkit.zoo import load_pretrained
 
 

@@ -17,7 +17,7 @@ from labkit.check import (
     want_callable,
     want_number,
 )
-from labkit.precision import DynamicScaler, format_info
+from labkit.precision.formats import DynamicScaler, format_info
 
 
 def example_context() -> dict:

@@ -17,7 +17,7 @@ from labkit.check import (
     want_int,
     want_number,
 )
-from labkit.factorize import approximation_error, factorize_layer, factorized_cost
+from labkit.factorize.lowrank import approximation_error, factorize_layer, factorized_cost
 from labkit.measure import count_parameters
 
 

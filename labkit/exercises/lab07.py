@@ -20,7 +20,7 @@ from labkit.check import (
     want_choice,
     want_number,
 )
-from labkit.distill_table import DistillTable
+from labkit.distill.table import DistillTable
 
 Q1_STUDENT = [[2.0, 0.5, -1.0]]
 Q1_TEACHER = [[3.0, 1.0, -2.0]]

@@ -239,7 +239,7 @@ print(f"size of its file on disk: {labkit.format_bytes(labkit.file_bytes(baselin
 print(f"multiply-accumulates per image: {labkit.count_macs(baseline, one_image):,}")
 latency = labkit.measure_latency(baseline, one_image, runs=30)
 print(f"latency for one image: {latency}")
-print(labkit.expected("00.latency_one_image_ms", latency.median_ms))
+print(labkit.reference_timing("00.latency_one_image_ms", latency.median_ms))
 
 # %% [markdown]
 # These four measurements (parameters, bytes, operations, milliseconds) are the quantities

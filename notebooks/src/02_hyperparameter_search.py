@@ -61,19 +61,22 @@ from scipy.interpolate import PchipInterpolator
 from tqdm.auto import tqdm
 
 from labkit.exercises import ____, lab02
-from labkit.plots import plot_heatmap, plot_regret
+from labkit.plots import plot_heatmap
 from labkit.search import (
     COURSE_SPACE,
     STRATEGIES,
+    SearchPicker,
     SearchSpace,
+    SearchTable,
     expected_improvement,
     gp_posterior,
     grid_lattice,
     live_objective,
+    noise_band,
+    plot_regret,
+    replay,
     search,
 )
-from labkit.search_table import SearchTable, noise_band, replay
-from labkit.widgets import SearchPicker
 
 data = labkit.load_digits()
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -102,7 +105,7 @@ start = time.perf_counter()
 error = objective(config)
 live_seconds = time.perf_counter() - start
 print(f"{config} -> validation error {error:.3f}, trained and validated in {live_seconds:.1f} s")
-print(labkit.expected("02.live_evaluation_s", live_seconds))
+print(labkit.reference_timing("02.live_evaluation_s", live_seconds))
 
 # %% [markdown]
 # ## Grid or random: the cost
@@ -615,7 +618,7 @@ for strategy in STRATEGIES:
     print(
         f"{strategy:>6}: best error {100 * trace.best_error:5.2f}% after {len(trace)} "
         f"evaluations ({trace.fallbacks} by fallback); "
-        f"{f'reached the band at evaluation {reached}' if reached else 'never reached the band'}"
+        f"{f'reached the band at evaluation {reached}' if reached <= len(trace) else 'never reached the band'}"
         f"  ({trace.seconds:.2f} s)"
     )
 gp_cost = seconds_per_trial["gp"]

@@ -68,6 +68,7 @@ from labkit.plots import (
     show_kernels,
 )
 from labkit.prune import (
+    SparsityExplorer,
     apply_masks,
     global_magnitude_masks,
     iterative_prune,
@@ -83,7 +84,6 @@ from labkit.prune import (
     zero_neurons,
 )
 from labkit.stats import compare_models, mcnemar_exact, seed_interval
-from labkit.widgets import SparsityExplorer
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline")
@@ -803,7 +803,7 @@ macs = {"baseline": count_macs(net, x1), "90% zeros": count_macs(sparse90, x1)}
 print(f"dense file: baseline {file_bytes(net):,} B, 90% zeros {file_bytes(sparse90):,} B")
 print(f"multiply-adds per image: baseline {macs['baseline']:,}, 90% zeros {macs['90% zeros']:,}")
 print(f"baseline time / 90% zeros time (eager, batch of 256): {zeros_ratio!s}")
-print(labkit.expected("03.zeros_speedup", zeros_ratio.median))
+print(labkit.reference_timing("03.zeros_speedup", zeros_ratio.median))
 
 packed = pack_sparse(sparse90)  # each pruned weight: {"shape", "bitmap", "values"}
 as_bitmaps = [v for v in packed.values() if isinstance(v, dict)]
@@ -868,7 +868,7 @@ for label, m in [("baseline", net), ("50% channels removed", slim)]:
 lat = compare_latency({"baseline": net, "90% zeros": sparse90, "slim": slim}, batch)
 speedup = lat.ratio("slim", "baseline")
 print(f"baseline time / slim time (eager, batch of 256): {speedup!s}")
-print(labkit.expected("03.slim_speedup", speedup.median))
+print(labkit.reference_timing("03.slim_speedup", speedup.median))
 print(f"test accuracy right after pruning: {slim_before}")
 print(f"after 3 epochs of fine-tuning: {labkit.evaluate(slim, data.test)}")
 print(compare_models(net, slim, data.test, names=("baseline", "slim, fine-tuned")))

@@ -50,24 +50,24 @@ import torchao.quantization.pt2e  # noqa: F401  (registers PyTorch's quantized_d
 from IPython.display import display
 from torchao.quantization.pt2e.observer import MinMaxObserver, PerChannelMinMaxObserver
 
-from labkit import lowbit
 from labkit import quantize as lq
-from labkit.deploy import (
-    dynamic_int8_linear,
-    graph_bytes_by_dtype,
-    graph_op_counts,
-    last_linear_in_graph,
-    ptq_int8,
-    time_float32_and_int8,
-)
 from labkit.exercises import ____, lab04
 from labkit.hardware import int8_expectation
 from labkit.measure import count_macs, tensor_bytes
 from labkit.models import fold_batchnorm, wide_block
-from labkit.plots import plot_histogram, plot_quantization_grid, plot_savings, plot_tradeoff
+from labkit.plots import plot_histogram, plot_savings, plot_tradeoff
 from labkit.prune import apply_masks, global_magnitude_masks, keep_masks
+from labkit.quantize import (
+    BitsExplorer,
+    dynamic_int8_linear,
+    graph_bytes_by_dtype,
+    graph_op_counts,
+    last_linear_in_graph,
+    plot_quantization_grid,
+    ptq_int8,
+    time_float32_and_int8,
+)
 from labkit.stats import mcnemar_exact
-from labkit.widgets import BitsExplorer
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline").eval()
@@ -213,7 +213,7 @@ with torch.no_grad():
 print(f"folding batch norm changes the outputs by at most {fold_gap:.1e} (float rounding)")
 labkit.expect(fold_gap < 1e-3, "folding batch norm should not change the outputs")
 f32_bytes = tensor_bytes(net_folded)
-int8_est = lowbit.packed_bytes(net_folded, 8)
+int8_est = lq.packed_bytes(net_folded, 8)
 print(f"float32, batch norm separate: {tensor_bytes(net):,} bytes; folded: {f32_bytes:,} bytes")
 print(
     f"8-bit weights + a float32 scale per channel + float32 biases: {int8_est:,} bytes "
@@ -240,7 +240,7 @@ weights = torch.cat([p.detach().flatten() for p in net_folded.parameters()])
 rounding = {}
 for dtype in (torch.float16, torch.bfloat16):
     name = str(dtype).removeprefix("torch.")
-    half = lowbit.cast_model(net_folded, dtype)
+    half = lq.cast_model(net_folded, dtype)
     half_bytes = tensor_bytes(half.net)
     rounding[name] = float((weights.to(dtype).float() - weights).norm() / weights.norm())
     comparison = labkit.compare_models(net, half, data.test, names=("float32", name))
@@ -555,7 +555,7 @@ batch = data.test.X[:256]
 course_timing = time_float32_and_int8(net, int8_ref, batch)
 print(course_timing.report())
 if course_timing.int8_speedup:
-    print(labkit.expected("04.int8_course_speedup", course_timing.int8_speedup.median))
+    print(labkit.reference_timing("04.int8_course_speedup", course_timing.int8_speedup.median))
 # Compiled kernels round a little differently from the reference graph; on the batch
 # compiled above (another batch size would compile again), how often do they agree?
 with torch.inference_mode():
@@ -595,7 +595,7 @@ labkit.expect(
 block_timing = time_float32_and_int8(block, block_int8, image, runs=10)
 print(block_timing.report())
 if block_timing.int8_speedup:
-    print(labkit.expected("04.int8_block_speedup", block_timing.int8_speedup.median))
+    print(labkit.reference_timing("04.int8_block_speedup", block_timing.int8_speedup.median))
 fast_int8 = cpu.int8_fast_path  # x86, a working compiler, and VNNI or AMX
 if fast_int8 and block_timing.int8_speedup and course_timing.int8_speedup:
     labkit.expect_above("block int8 speed-up, slowest round", block_timing.int8_speedup.low, 1.0)
@@ -646,11 +646,11 @@ labkit.expect(linear_share < 0.01, "the convolutions should do nearly all the wo
 # point accuracy collapses. **Quantization-aware training** (QAT) fine-tunes with the rounding
 # in the forward pass, so the weights move to values that round well. The rounding has no
 # useful gradient, so the backward pass lets the gradient through it unchanged (the
-# *straight-through estimator*); `labkit.lowbit.FakeQuantWeight` is that trick, in a few lines:
+# *straight-through estimator*); `labkit.quantize.FakeQuantWeight` is that trick, in a few lines:
 # `w + (wq - w).detach()` equals `wq` going forward, and its gradient is the gradient of `w`.
 
 # %%
-labkit.show_source(lowbit.FakeQuantWeight)
+labkit.show_source(lq.FakeQuantWeight)
 
 # %% [markdown]
 # PTQ at 8, 4, 3 and 2 bits per weight, each paired against float32; then one epoch of QAT at
@@ -658,7 +658,7 @@ labkit.show_source(lowbit.FakeQuantWeight)
 # (a few seconds per run):
 
 # %%
-ptq = {b: lowbit.quantize_weights(net, b) for b in (8, 4, 3, 2)}
+ptq = {b: lq.quantize_weights(net, b) for b in (8, 4, 3, 2)}
 ptq_vs_float = {
     b: labkit.compare_models(net, m, data.test, names=("float32", f"PTQ {b}-bit"))
     for b, m in ptq.items()
@@ -669,7 +669,7 @@ labkit.expect_no_detectable_difference(ptq_vs_float[4])
 labkit.expect_detectable(ptq_vs_float[3], "float32")
 labkit.expect_detectable(ptq_vs_float[2], "float32")
 
-qat_runs = [lowbit.qat(net, data, bits=2, epochs=1, seed=seed) for seed in range(3)]
+qat_runs = [lq.qat(net, data, bits=2, epochs=1, seed=seed) for seed in range(3)]
 qat_vs_ptq = [
     labkit.compare_models(ptq[2], m, data.test, names=("PTQ 2-bit", f"QAT 2-bit, seed {seed}"))
     for seed, (m, _) in enumerate(qat_runs)
@@ -727,13 +727,13 @@ display(bits_app)
 # layer, is the reference (the closer the two sums of squared errors, the better ours did):
 
 # %%
-labkit.show_source(lowbit.kmeans_1d)
+labkit.show_source(lq.kmeans_1d)
 
 # %%
 from sklearn.cluster import KMeans  # imported where it is used: memory stays lower until here
 
 flat = w.flatten()
-centroids, idx = lowbit.kmeans_1d(flat, 16)
+centroids, idx = lq.kmeans_1d(flat, 16)
 ours_sse = float(((flat - centroids[idx]) ** 2).sum())
 km = KMeans(16, n_init=4, random_state=0).fit(flat.numpy().reshape(-1, 1))
 print(f"sum of squared errors: ours {ours_sse:.4f}, scikit-learn {km.inertia_:.4f}")
@@ -756,8 +756,8 @@ labkit.expect(
 
 # The whole model: one codebook per layer, against one uniform grid per layer (like for like)
 # and against one uniform grid per output channel.
-codebook = lowbit.codebook_quantize(net, bits=4)
-per_tensor = lowbit.quantize_weights(net, 4, per_channel=False)
+codebook = lq.codebook_quantize(net, bits=4)
+per_tensor = lq.quantize_weights(net, 4, per_channel=False)
 codebook_vs_tensor = labkit.compare_models(
     per_tensor, codebook, data.test, names=("uniform 4-bit per layer", "codebook 4-bit per layer")
 )
@@ -769,9 +769,9 @@ print(codebook_vs_channel)
 labkit.expect_no_detectable_difference(codebook_vs_tensor)
 labkit.expect_detectable(codebook_vs_channel, "uniform 4-bit per channel")
 print(
-    f"stored sizes: codebook {lowbit.packed_bytes(codebook, 4, codebook=True):,} bytes, "
-    f"uniform 4-bit per layer {lowbit.packed_bytes(per_tensor, 4, per_channel=False):,}, "
-    f"per channel {lowbit.packed_bytes(ptq[4], 4):,}"
+    f"stored sizes: codebook {lq.packed_bytes(codebook, 4, codebook=True):,} bytes, "
+    f"uniform 4-bit per layer {lq.packed_bytes(per_tensor, 4, per_channel=False):,}, "
+    f"per channel {lq.packed_bytes(ptq[4], 4):,}"
 )
 
 # %% [markdown]
@@ -814,8 +814,8 @@ for step, seconds in costs.items():
     print(f"{step:<40} {seconds:8.3f}  {seconds / qat_epoch:10.2f}")
 for epoch in (qat_epoch, prune_history.seconds):
     labkit.expect_above("one training epoch / calibration", epoch / ptq_seconds["calibrate"], 5.0)
-qat_recipe = inspect.signature(lowbit.qat).parameters["epochs"].default
-print(f"labkit's QAT recipe (lowbit.qat) trains {qat_recipe} epochs by default")
+qat_recipe = inspect.signature(lq.qat).parameters["epochs"].default
+print(f"labkit's QAT recipe (lq.qat) trains {qat_recipe} epochs by default")
 labkit.expect(ptq_total < qat_recipe * qat_epoch, "all of PTQ should cost less than QAT's recipe")
 labkit.expect(costs["PTQ: export + prepare + convert"] > ptq_seconds["calibrate"], "fixed cost")
 
@@ -837,14 +837,14 @@ labkit.expect(costs["PTQ: export + prepare + convert"] > ptq_seconds["calibrate"
 # interval.
 
 # %%
-bf16 = lowbit.cast_model(net_folded, torch.bfloat16)
+bf16 = lq.cast_model(net_folded, torch.bfloat16)
 drawn = {
     "float32": (net_folded, f32_bytes),
     "bfloat16": (bf16, tensor_bytes(bf16.net)),
     "int8 (PT2E)": (int8_ref, int8_bytes),
-    "4-bit weights": (ptq[4], lowbit.packed_bytes(ptq[4], 4)),
-    "2-bit QAT": (qat_runs[0][0], lowbit.packed_bytes(qat_runs[0][0], 2)),
-    "4-bit codebook": (codebook, lowbit.packed_bytes(codebook, 4, codebook=True)),
+    "4-bit weights": (ptq[4], lq.packed_bytes(ptq[4], 4)),
+    "2-bit QAT": (qat_runs[0][0], lq.packed_bytes(qat_runs[0][0], 2)),
+    "4-bit codebook": (codebook, lq.packed_bytes(codebook, 4, codebook=True)),
 }
 int8_speed = course_timing.int8_speedup
 plot_savings(

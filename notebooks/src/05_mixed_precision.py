@@ -40,11 +40,10 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from labkit import amp
 from labkit import precision as lp
 from labkit.exercises import ____, lab05
 from labkit.hardware import bf16_expectation
-from labkit.widgets import ScaleExplorer
+from labkit.precision import ScaleExplorer
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline").eval()
@@ -143,7 +142,7 @@ grads = lp.activation_gradients(net.train(), X, y)
 net.eval()
 all_grads = torch.cat([g.flatten() for g in grads.values()])
 ranges = {f.name: (f.smallest_subnormal, f.smallest_normal, f.max) for f in formats.values()}
-amp.plot_number_line(
+lp.plot_number_line(
     ranges,
     {"weights": weights, "activations": activations, "activation gradients": all_grads},
     title="magnitudes of the baseline's numbers, and each format's range",
@@ -283,7 +282,7 @@ labkit.show_source(lp.DynamicScaler)
 # %% [markdown]
 # ### Checked against PyTorch's GradScaler
 #
-# `labkit.amp.scaler_run` trains a fresh course model for 40 SGD steps with float16 gradients
+# `labkit.precision.scaler_run` trains a fresh course model for 40 SGD steps with float16 gradients
 # (float32 gradients rounded through float16, which costs little on any CPU) and a scaler,
 # starting from a scale of 2^24, so large that the first steps overflow, and growing after 5
 # good steps. The same seeded run, once with our scaler and once with
@@ -291,8 +290,8 @@ labkit.show_source(lp.DynamicScaler)
 
 # %%
 settings = dict(init_scale=2.0**24, growth_interval=5)
-ours = amp.scaler_run(lp.DynamicScaler(**settings), data.train, steps=40)
-theirs = amp.scaler_run(torch.amp.GradScaler("cpu", **settings), data.train, steps=40)
+ours = lp.scaler_run(lp.DynamicScaler(**settings), data.train, steps=40)
+theirs = lp.scaler_run(torch.amp.GradScaler("cpu", **settings), data.train, steps=40)
 print("skipped steps (ours):  ", ours.skipped)
 print("skipped steps (torch): ", theirs.skipped)
 same = ours.scales == theirs.scales and ours.skipped == theirs.skipped
@@ -322,7 +321,7 @@ dynamic = ours.scales[-1]
 with_dynamic = {name: lp.fate_in(g, "float16", dynamic)["underflow"] for name, g in grads.items()}
 overflow = max(lp.fate_in(g, "float16", dynamic)["overflow"] for g in grads.values())
 static_overflow = max(lp.fate_in(g, "float16", static)["overflow"] for g in grads.values())
-amp.plot_fractions(
+lp.plot_fractions(
     {
         "no scaling": no_scaling,
         f"static {static:g}": with_static,
@@ -356,10 +355,10 @@ labkit.expect(max(with_dynamic.values()) < 0.01 and overflow == 0, "so does the 
 # precision:
 
 # %%
-labkit.show_source(amp.training_step)
+labkit.show_source(lp.training_step)
 
 # %% [markdown]
-# `labkit.amp.train_side_by_side` trains three copies of one freshly initialized course model,
+# `labkit.precision.train_side_by_side` trains three copies of one freshly initialized course model,
 # float32, bfloat16 and float16 with the scaler, for one epoch: each batch goes through all
 # three in turn, so they see the same data in the same order and share the machine's slow
 # moments. We repeat it for 3 seeds, compare the test accuracy of each pair on the same
@@ -374,7 +373,7 @@ for fmt, native in (("bfloat16", cpu.native_bf16), ("float16", cpu.native_fp16))
     if not native:
         print(f"SLOW: no native {fmt} on this CPU; its steps are emulated, several times slower.")
 seeds, batch_size = (0, 1, 2), 64
-one_step = amp.time_training_steps(
+one_step = lp.time_training_steps(
     {p: (net, p) for p in lp.PRECISIONS}, X[:batch_size], y[:batch_size], rounds=1, runs=2
 )
 steps = -(-len(data.train) // batch_size)
@@ -386,7 +385,7 @@ print(f"estimated training time: about {estimate:.0f} s ({len(seeds)} seeds x {s
 runs, paired = {}, {}
 for seed in seeds:
     fresh = labkit.create_model("small_cnn", seed=seed)
-    runs[seed] = amp.train_side_by_side(
+    runs[seed] = lp.train_side_by_side(
         fresh, data.train, epochs=1, batch_size=batch_size, seed=seed
     )
     for p in ("bfloat16", "float16_scaled"):
@@ -422,7 +421,7 @@ bf16_speed = runs[0].ratio("bfloat16")
 fp16_speed = runs[0].ratio("float16_scaled")
 print(f"course model, step speed-up over float32: bfloat16 {bf16_speed}")
 print(f"                                          float16 + scaler {fp16_speed}")
-memory = {p: amp.activation_bytes(net, X, y, p) for p in lp.PRECISIONS}
+memory = {p: lp.activation_bytes(net, X, y, p) for p in lp.PRECISIONS}
 for p, b in memory.items():
     print(
         f"activation memory, {p:<15} {labkit.format_bytes(b):>9} "
@@ -470,14 +469,14 @@ print(bf16_expectation(cpu))
 for fmt, native in (("bfloat16", cpu.native_bf16), ("float16", cpu.native_fp16)):
     if not native:
         print(f"SLOW: no native {fmt} on this CPU; its steps are emulated, several times slower.")
-mlp, mlp_X, mlp_y = amp.compute_bound_mlp()
+mlp, mlp_X, mlp_y = lp.compute_bound_mlp()
 mlp_nets = {p: (mlp, p) for p in lp.PRECISIONS}
-mlp_step = amp.time_training_steps(mlp_nets, mlp_X, mlp_y, rounds=1, runs=1, threads=1)
+mlp_step = lp.time_training_steps(mlp_nets, mlp_X, mlp_y, rounds=1, runs=1, threads=1)
 rounds, runs_per_round = 3, 3
 estimate = rounds * (runs_per_round + 1) * sum(mlp_step[p].median_ms for p in lp.PRECISIONS)
 print(", ".join(f"one {p} step {mlp_step[p].median_ms:.0f} ms" for p in lp.PRECISIONS))
 print(f"estimated time of the rounds below: about {estimate / 1000:.1f} s")
-step_lat = amp.time_training_steps(
+step_lat = lp.time_training_steps(
     mlp_nets, mlp_X, mlp_y, rounds=rounds, runs=runs_per_round, threads=1
 )
 speed = {p: step_lat.ratio(p, "float32") for p in ("bfloat16", "float16_scaled")}
@@ -488,9 +487,9 @@ for p in lp.PRECISIONS:
         f"{lat.p10_ms:.1f} to {lat.p90_ms:.1f} ms, min to max)"
     )
 print(f"bfloat16 speed-up over float32: {speed['bfloat16']}")
-print(labkit.expected("05.bf16_step_speedup", speed["bfloat16"].median))
+print(labkit.reference_timing("05.bf16_step_speedup", speed["bfloat16"].median))
 print(f"float16 + scaler speed-up over float32: {speed['float16_scaled']}")
-print(labkit.expected("05.fp16_step_speedup", speed["float16_scaled"].median))
+print(labkit.reference_timing("05.fp16_step_speedup", speed["float16_scaled"].median))
 if cpu.native_bf16:
     labkit.expect_above("bfloat16 step speed-up (native bf16)", speed["bfloat16"].median, 1)
 else:
@@ -515,8 +514,8 @@ if not cpu.native_fp16:
 # %%
 device = labkit.get_device()
 if device.type == "cuda":
-    gpu_mlp, gpu_X, gpu_y = amp.compute_bound_mlp(width=4096, batch=4096)
-    gpu_lat = amp.time_training_steps(
+    gpu_mlp, gpu_X, gpu_y = lp.compute_bound_mlp(width=4096, batch=4096)
+    gpu_lat = lp.time_training_steps(
         {p: (gpu_mlp.to(device), p) for p in lp.PRECISIONS},
         gpu_X.to(device),
         gpu_y.to(device),
@@ -526,7 +525,7 @@ if device.type == "cuda":
             f"measured on {torch.cuda.get_device_name(device)}: {p} {gpu_lat.ratio(p, 'float32')}"
         )
 else:
-    recorded = amp.recorded_gpu_figures()
+    recorded = lp.recorded_gpu_figures()
     print(f"RECORDED, NOT MEASURED HERE: {recorded['what']}")
     print(f"  where: {recorded['where']}, when: {recorded['when']}, {recorded['software']}")
     print(f"  how: {recorded['how']}")

@@ -48,12 +48,10 @@ from tensorly.decomposition import partial_tucker
 from torch import nn
 
 from labkit import factorize as lf
-from labkit import rank_choice
 from labkit.exercises import ____, lab06
+from labkit.factorize import RankCalculator, plot_predicted_vs_measured, plot_spectra
 from labkit.measure import compare_latency, count_macs, count_parameters
 from labkit.plots import plot_savings
-from labkit.rank_choice import plot_predicted_vs_measured, plot_spectra
-from labkit.rank_explorer import RankCalculator
 
 data = labkit.load_digits()
 net = labkit.load_pretrained("baseline").eval()
@@ -271,7 +269,7 @@ labkit.expect(sobel_params == (9, 6) and sobel_gap < 1e-5, "a rank-1 kernel spli
 
 # %%
 conv8 = net.features[8]
-x8 = rank_choice.layer_inputs(net, one_image, ["features.8"])["features.8"]
+x8 = lf.layer_inputs(net, one_image, ["features.8"])["features.8"]
 in_hw = tuple(x8.shape[-2:])
 print(f"{'method':<8} {'rank':>8} {'params':>12} {'built':>7} {'MACs':>9} {'built':>9}")
 checked = []
@@ -365,7 +363,7 @@ labkit.expect(layer_gap < 1e-4, "the three layers compute the rebuilt kernel")
 # %%
 course_hw = {
     name: tuple(x.shape[-2:]) if x.ndim == 4 else (1, 1)
-    for name, x in rank_choice.layer_inputs(net, one_image, list(course_layers)).items()
+    for name, x in lf.layer_inputs(net, one_image, list(course_layers)).items()
 }
 calculator = RankCalculator(net, course_hw)
 display(calculator)
@@ -384,7 +382,7 @@ plans = {
     "spatial": {"features.4": 8, "features.8": 8},
     "tucker": {"features.4": (12, 8), "features.8": (12, 12)},
 }
-labkit.expect(plans == rank_choice.COURSE_RANKS, "the ranks labkit's benchmark uses too")
+labkit.expect(plans == lf.COURSE_RANKS, "the ranks labkit's benchmark uses too")
 base_params = count_parameters(net)
 factorized, before, after, gained = {}, {}, {}, {}
 for method, ranks in plans.items():
@@ -435,7 +433,11 @@ for method, model in factorized.items():
         f"{method}: 256 images {lat_batch.ratio(method, 'baseline')}; "
         f"1 image {lat_one.ratio(method, 'baseline')}"
     )
-print(labkit.expected("06.course_tucker_speedup_one_image", savings["tucker"]["speed, 1 image"]))
+print(
+    labkit.reference_timing(
+        "06.course_tucker_speedup_one_image", savings["tucker"]["speed, 1 image"]
+    )
+)
 plot_savings(savings, title="Course model, factorized: what it saves against the baseline")
 plt.show()
 for method, saved in savings.items():
@@ -465,10 +467,10 @@ for method, saved in savings.items():
 # is one layer at one rank: the speed-up the MACs predict, and the one measured.
 
 # %%
-course_inputs = rank_choice.layer_inputs(net, one_image, ["features.4", "features.8"])
+course_inputs = lf.layer_inputs(net, one_image, ["features.4", "features.8"])
 options, points = {}, {"course model, 1 image": []}
 for name in ["features.4", "features.8"]:
-    opts = rank_choice.time_ranks(course_layers[name], course_inputs[name], [2, 4, 8], "tucker")
+    opts = lf.time_ranks(course_layers[name], course_inputs[name], [2, 4, 8], "tucker")
     points["course model, 1 image"] += [(o.predicted, o.measured.median) for o in opts]
     options[name] = opts
 
@@ -476,17 +478,15 @@ threads = torch.get_num_threads()
 torch.set_num_threads(1)  # until the end of the next section
 resnet = labkit.create_model("resnet18", seed=0).eval()
 image = torch.randn(1, 3, 224, 224)
-resnet_layers = rank_choice.wide_convs(resnet)  # its 3x3 convolutions, 64 channels and more
+resnet_layers = lf.wide_convs(resnet)  # its 3x3 convolutions, 64 channels and more
 # every layer at 1/8, 1/4 and 1/2 of its channels, 3 rounds of 3 calls; one layer per stage
 # also at 3/4 and at full rank, 5 rounds (several seconds in all)
 sampled = ["layer1.0.conv1", "layer2.1.conv2", "layer3.1.conv2", "layer4.0.conv2"]
-resnet_options = rank_choice.time_layers(
+resnet_options = lf.time_layers(
     resnet, image, [n for n in resnet_layers if n not in sampled], rounds=3
 )
 resnet_options.update(
-    rank_choice.time_layers(
-        resnet, image, sampled, fractions=(1 / 8, 1 / 4, 1 / 2, 3 / 4, 1), rounds=5
-    )
+    lf.time_layers(resnet, image, sampled, fractions=(1 / 8, 1 / 4, 1 / 2, 3 / 4, 1), rounds=5)
 )
 resnet_options = {name: resnet_options[name] for name in resnet_layers}
 for name, opts in resnet_options.items():
@@ -510,7 +510,7 @@ wide = options["layer4.0.conv2"][1]  # 512 channels at 7x7, rank 128 of 512
 print(
     f"layer4.0.conv2 at rank {wide.rank}: predicted {wide.predicted:.1f}x, measured {wide.measured}"
 )
-print(labkit.expected("06.resnet_layer_speedup", wide.measured.median))
+print(labkit.reference_timing("06.resnet_layer_speedup", wide.measured.median))
 course_points = points["course model, 1 image"]
 every_point = [p for series in points.values() for p in series]
 labkit.expect(all(m < 1 for _, m in course_points), "the course layers should be slower")
@@ -549,7 +549,7 @@ labkit.expect(below >= 0.75, "time should follow MACs only partly")
 #
 # Three ways to choose a rank for every 3x3 convolution of ResNet-18:
 #
-# - **measured**: `rank_choice.choose_ranks` keeps, per layer, only the ranks measured above
+# - **measured**: `lf.choose_ranks` keeps, per layer, only the ranks measured above
 #   (one thread) at least 1.2x faster than the original in their slowest round, and spends a
 #   parameter budget (a quarter of these layers' parameters) where it removes the most squared
 #   kernel error per parameter; a layer with no such rank stays as it was;
@@ -564,7 +564,7 @@ labkit.expect(below >= 0.75, "time should follow MACs only partly")
 # eager, in interleaved rounds on one image, one thread:
 
 # %%
-labkit.show_source(rank_choice.choose_ranks)
+labkit.show_source(lf.choose_ranks)
 
 # %%
 names = list(resnet_layers)
@@ -589,14 +589,14 @@ def total_error(ranks):  # ||W - W_r|| / ||W|| over all these kernels together
     return (dropped / kept) ** 0.5
 
 
-measured = rank_choice.choose_ranks(resnet_options, original_params, 0.25, min_speedup=1.2)
+measured = lf.choose_ranks(resnet_options, original_params, 0.25, min_speedup=1.2)
 target = conv_params(measured)
-share, uniform = rank_choice.match_parameters(
+share, uniform = lf.match_parameters(
     lambda f: lf.uniform_ranks(resnet, f, "tucker", names), conv_params, target
 )
-curves = rank_choice.energy_curves(resnet, names)
-energy, by_energy = rank_choice.match_parameters(
-    lambda e: rank_choice.energy_threshold_ranks(curves, e), conv_params, target
+curves = lf.energy_curves(resnet, names)
+energy, by_energy = lf.match_parameters(
+    lambda e: lf.energy_threshold_ranks(curves, e), conv_params, target
 )
 choices = {
     "measured": measured,
@@ -620,7 +620,7 @@ for label, model in variants.items():
         f"{'':<12} speed {lat_resnet.ratio(label, 'original')}"
     )
 print(f"measured choice: {len(measured)} of {len(names)} layers factorized")
-print(labkit.expected("06.resnet_measured_speedup", summary["measured"]["speed"]))
+print(labkit.reference_timing("06.resnet_measured_speedup", summary["measured"]["speed"]))
 ax = plot_savings(summary, title="ResNet-18 (224x224, 1 image): three ways to choose ranks")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))  # clear of the bars' labels
 plt.show()

@@ -45,10 +45,15 @@ import torch.nn.functional as F
 from IPython.display import display
 
 from labkit import distill
-from labkit.distill_table import DistillTable, epochs_for
+from labkit.distill import (
+    DistillExplorer,
+    DistillTable,
+    epochs_for,
+    plot_gain_grid,
+    plot_gains,
+    plot_soft_targets,
+)
 from labkit.exercises import ____, lab07
-from labkit.plots import plot_gain_grid, plot_gains, plot_soft_targets
-from labkit.widgets import DistillExplorer
 
 data = labkit.load_digits()
 teacher = labkit.load_pretrained("baseline").eval()
@@ -186,7 +191,7 @@ for name, value in median.items():
 cached_ratio = median["distilled"] / median["plain"]
 live_ratio = median["teacher live"] / median["plain"]
 print(f"distilled epoch / plain epoch: {cached_ratio:.2f}x; teacher live: {live_ratio:.2f}x")
-print(labkit.expected("07.distilled_epoch_ratio", cached_ratio))
+print(labkit.reference_timing("07.distilled_epoch_ratio", cached_ratio))
 labkit.expect_between("distilled / plain epoch", cached_ratio, 0.7, 1.3)
 labkit.expect(live_ratio > cached_ratio, "running the teacher on every batch should cost more")
 

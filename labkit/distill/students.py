@@ -1,0 +1,217 @@
+"""Knowledge distillation: a small student learns from a large teacher's softened outputs, alone
+or as the repair step after compression.
+
+The loss (Hinton, Vinyals and Dean, 2015) mixes two terms: the Kullback-Leibler divergence
+between the teacher's and the student's probabilities, both softened by a temperature T and
+scaled by T^2 so that its gradients keep their size as T changes, and the ordinary cross-entropy
+with the labels. ``distillation_loss`` writes it from scratch; ``reference_loss`` is the same
+formula with PyTorch's ``F.kl_div(..., reduction="batchmean")``, and a test compares them.
+
+The teacher's outputs are computed once, in eval mode (``teacher_logits``), and looked up by
+batch: a distilled epoch then costs what a plain epoch costs. ``labkit.train.fit`` passes its
+loss function the batch's images but not their positions, so the loop here
+(``train_student``) is a copy of fit's with one change: it hands the loss the teacher's logits
+for the batch. Solo and distilled students go through the same loop, with the same initial
+weights and the same batch order for a seed, so their accuracies can be compared seed by seed.
+
+Serves notebooks/07_knowledge_distillation.ipynb; the seed sweeps are in
+``labkit.distill_table``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from labkit._validate import check_float, check_int, check_module, check_tensor
+from labkit.data import Split, check_split
+from labkit.distill.loss import (
+    TEMPERATURE,
+    WEIGHT,
+    check_temperature,
+    check_weight,
+    distillation_loss,
+)
+from labkit.models import SmallCNN
+from labkit.train import History
+
+
+@torch.no_grad()
+def teacher_logits(teacher: nn.Module, split: Split, batch_size: int = 512) -> torch.Tensor:
+    """The teacher's logits for every image of ``split``, computed once in eval mode (batch
+    norm uses its running statistics, dropout is off; a teacher left in training mode would
+    give other targets and update its own statistics). The teacher's mode is restored.
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Cheap on two cores: the teacher runs
+    once".
+    """
+    check_module("teacher", teacher)
+    check_split("split", split)
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    was_training = teacher.training
+    teacher.eval()
+    try:
+        return torch.cat(
+            [teacher(split.X[i : i + batch_size]) for i in range(0, len(split), batch_size)]
+        )
+    finally:
+        teacher.train(was_training)
+
+
+def _num_classes(net: nn.Module, split: Split) -> int:
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            return int(net(split.X[:1]).shape[1])
+    finally:
+        net.train(was_training)
+
+
+def train_student(
+    net: nn.Module,
+    train: Split,
+    targets: torch.Tensor | nn.Module | None = None,
+    *,
+    temperature: float = TEMPERATURE,
+    weight: float = WEIGHT,
+    epochs: int = 20,
+    lr: float = 1e-2,
+    batch_size: int = 64,
+    seed: int = 0,
+    after_step: Callable[[nn.Module], None] | None = None,
+    progress: bool = True,
+    desc: str = "student",
+) -> History:
+    """Train ``net`` on ``train``: with ``targets`` (the teacher's logits for every training
+    image, from :func:`teacher_logits`) on :func:`distillation_loss`, without them on the
+    labels alone; given the teacher itself, it runs the teacher on every batch (the costly way,
+    for comparison). Adam with a one-cycle learning-rate schedule (up to ``lr``, then down to
+    almost 0), so the last epoch's model is a settled one. ``seed`` fixes the batch order, as
+    in ``labkit.fit``; ``after_step(net)`` runs after every step (pruning keeps its masks
+    there). The model is left in eval mode.
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Solo or distilled: the same student,
+    seed by seed".
+    """
+    check_module("net", net)
+    check_split("train", train)
+    T, weight = check_temperature(temperature), check_weight(weight)
+    epochs = check_int("epochs", epochs, min_value=1, max_value=1000)
+    lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
+    batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(train))
+    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
+    live = isinstance(targets, nn.Module)
+    if live:
+        targets.eval()
+    elif targets is not None:
+        check_tensor("targets", targets, ndim=2, finite=True)
+        if len(targets) != len(train):
+            raise ValueError(
+                f"argument 'targets' must hold the teacher's logits for each of the "
+                f"{len(train)} training images, got {len(targets)}"
+            )
+        classes = _num_classes(net, train)
+        if classes != targets.shape[1]:
+            raise ValueError(
+                f"teacher and student must have the same number of classes: the student has "
+                f"{classes}, the teacher {targets.shape[1]}"
+            )
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    steps = epochs * -(-len(train) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    g = torch.Generator().manual_seed(seed)
+    history, start = History(), time.perf_counter()
+    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
+        net.train()
+        order, total, correct = torch.randperm(len(train), generator=g), 0.0, 0
+        for i in range(0, len(train), batch_size):
+            idx = order[i : i + batch_size]
+            logits = net(train.X[idx])
+            if targets is None:
+                loss = F.cross_entropy(logits, train.y[idx])
+            else:
+                if live:
+                    with torch.no_grad():
+                        wanted = targets(train.X[idx])
+                else:
+                    wanted = targets[idx]
+                loss = distillation_loss(logits, wanted, train.y[idx], T, weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+            if after_step is not None:
+                after_step(net)
+            total += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == train.y[idx]).sum())
+        history.train_loss.append(total / len(train))
+        history.train_acc.append(correct / len(train))
+    net.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def time_epochs(
+    teacher: nn.Module, net: nn.Module, train: Split, rounds: int = 3
+) -> dict[str, list[float]]:
+    """Seconds of one training epoch of copies of ``net`` on ``train``, three ways, in
+    interleaved rounds: "plain" (labels only), "distilled" (the teacher's logits computed once,
+    looked up by batch) and "teacher live" (the teacher run on every batch). The one-off cost
+    of computing the logits is returned too, as "teacher once".
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Cheap on two cores: the teacher runs
+    once".
+    """
+    check_module("teacher", teacher)
+    check_module("net", net)
+    rounds = check_int("rounds", rounds, min_value=1, max_value=20)
+    start = time.perf_counter()
+    targets = teacher_logits(teacher, train)
+    out: dict[str, list[float]] = {"teacher once": [time.perf_counter() - start]}
+    ways = {"plain": None, "distilled": targets, "teacher live": teacher}
+    for r in range(rounds):
+        for name, way in ways.items():
+            history = train_student(
+                copy.deepcopy(net), train, way, epochs=1, seed=r, progress=False
+            )
+            out.setdefault(name, []).append(history.seconds)
+    return out
+
+
+def student(width: int = 4, depth: int = 3, seed: int = 0, num_classes: int = 10) -> nn.Module:
+    """A fresh SmallCNN student: ``width`` channels in its first block (the course model has
+    16), random initial weights fixed by ``seed``.
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Solo or distilled: the same student,
+    seed by seed".
+    """
+    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
+    torch.manual_seed(seed)
+    return SmallCNN(width=width, depth=depth, num_classes=num_classes)
+
+
+# --------------------------------------------------------------------- compressed students
+
+
+def gap_recovered(acc_teacher: float, acc_alone: float, acc_distilled: float) -> float:
+    """The share of the accuracy gap that distillation closes:
+    (acc_distilled - acc_alone) / (acc_teacher - acc_alone). 1: all of it; 0: none; below 0:
+    distillation made it worse. The gap must not be zero.
+
+    Lesson: notebooks/07_knowledge_distillation.ipynb, "Distillation repairs compression".
+    """
+    teacher = check_float("acc_teacher", acc_teacher)
+    alone = check_float("acc_alone", acc_alone)
+    distilled = check_float("acc_distilled", acc_distilled)
+    if teacher == alone:
+        raise ValueError(
+            "arguments 'acc_teacher' and 'acc_alone' are equal: there is no gap to recover"
+        )
+    return (distilled - alone) / (teacher - alone)

@@ -1,0 +1,89 @@
+"""Notebook 05, mixed precision: float formats bit by bit, autocast, loss scaling (formats); three
+precisions trained side by side, step times, memory (training); the pictures and the app.
+
+Each module's public names are importable from here: ``from labkit.precision import ...``.
+The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported only when
+`labkit bench precision` or `labkit reference record` runs them.
+"""
+
+from labkit.precision.formats import (
+    FORMATS,
+    PRECISIONS,
+    DynamicScaler,
+    FormatInfo,
+    OpRecord,
+    activation_gradients,
+    autocast_ops,
+    bit_fields,
+    check_autocast_device,
+    check_autocast_dtype,
+    check_dtype,
+    decode,
+    dtype_name,
+    fate_in,
+    format_info,
+    round_grads_through,
+    round_trip_error,
+    running_sum,
+)
+from labkit.precision.plots import (
+    plot_fractions,
+    plot_number_line,
+)
+from labkit.precision.training import (
+    AUTOCAST_DTYPE,
+    ScalerLog,
+    SideBySide,
+    activation_bytes,
+    autocast_for,
+    compute_bound_mlp,
+    make_scaler,
+    recorded_gpu_figures,
+    scaler_run,
+    step_speedup,
+    time_training_steps,
+    train_side_by_side,
+    training_step,
+)
+from labkit.precision.widget import (
+    ScaleExplorer,
+)
+
+NOTEBOOK = "05_mixed_precision"
+
+__all__ = [
+    "AUTOCAST_DTYPE",
+    "DynamicScaler",
+    "FORMATS",
+    "FormatInfo",
+    "OpRecord",
+    "PRECISIONS",
+    "ScaleExplorer",
+    "ScalerLog",
+    "SideBySide",
+    "activation_bytes",
+    "activation_gradients",
+    "autocast_for",
+    "autocast_ops",
+    "bit_fields",
+    "check_autocast_device",
+    "check_autocast_dtype",
+    "check_dtype",
+    "compute_bound_mlp",
+    "decode",
+    "dtype_name",
+    "fate_in",
+    "format_info",
+    "make_scaler",
+    "plot_fractions",
+    "plot_number_line",
+    "recorded_gpu_figures",
+    "round_grads_through",
+    "round_trip_error",
+    "running_sum",
+    "scaler_run",
+    "step_speedup",
+    "time_training_steps",
+    "train_side_by_side",
+    "training_step",
+]
