@@ -241,7 +241,7 @@ def _with_labkit():
         s = DynamicScaler(init_scale=scale, growth_interval=growth_interval)
         s.good_steps = good_steps
         s.update(found_inf)
-        return s.scale, s.good_steps
+        return s.get_scale(), s.good_steps
 
     return (next_scale,)
 
