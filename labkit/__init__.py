@@ -77,7 +77,8 @@ from labkit.models import SmallCNN, create_model, weight_layers  # noqa: E402
 from labkit.reference import reference_timing  # noqa: E402
 from labkit.source import show_source  # noqa: E402
 from labkit.stats import compare_models, paired_comparison, seed_interval  # noqa: E402
-from labkit.train import Accuracy, evaluate, fit, predict, train_small_cnn  # noqa: E402
+from labkit.train import Accuracy, evaluate, fit, predict  # noqa: E402
+from labkit.trial import train_small_cnn  # noqa: E402
 from labkit.zoo import load_pretrained  # noqa: E402
 
 __version__ = "0.1.0"

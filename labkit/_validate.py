@@ -4,6 +4,8 @@ Every public function validates its arguments here, before any work starts, so a
 passes a wrong value gets one clear sentence that names the argument and what is allowed, and
 nothing is left half-done. Numbers must be finite: NaN and infinity are refused wherever a
 number is expected.
+
+Used by: every public labkit function, to check its arguments before any work starts.
 """
 
 from __future__ import annotations
@@ -37,10 +39,7 @@ def _plain_number(value: Any) -> Any:
 def check_int(
     name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None
 ) -> int:
-    """Return ``value`` if it is an int in [min_value, max_value], else raise a clear error.
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``value`` if it is an int in [min_value, max_value], else raise a clear error."""
     value = _plain_number(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"argument '{name}' must be an integer, got {_show(value)}")
@@ -63,10 +62,7 @@ def check_float(
     low_inclusive: bool = True,
     high_inclusive: bool = True,
 ) -> float:
-    """Return ``value`` as float if it is a finite number within the given bounds.
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``value`` as float if it is a finite number within the given bounds."""
     value = _plain_number(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"argument '{name}' must be a number, got {_show(value)}")
@@ -85,28 +81,19 @@ def check_float(
 
 
 def check_bits(bits: Any) -> int:
-    """Return ``bits`` if it is a whole number of bits from 2 to 16 (a quantization grid).
-
-    Used by: labkit.quantize and labkit.lowbit, to check their arguments.
-    """
+    """Return ``bits`` if it is a whole number of bits from 2 to 16 (a quantization grid)."""
     return check_int("bits", bits, min_value=2, max_value=16)
 
 
 def check_bool(name: str, value: Any) -> bool:
-    """Return ``value`` if it is True or False (not 0, 1 or a string).
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``value`` if it is True or False (not 0, 1 or a string)."""
     if not isinstance(value, bool):
         raise TypeError(f"argument '{name}' must be True or False, got {_show(value)}")
     return value
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``.
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``value`` if it is one of ``choices``."""
     choices = list(choices)
     try:
         ok = value in choices
@@ -121,8 +108,6 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
 def check_names(name: str, value: Any, choices: Iterable[str] | None = None) -> list[str]:
     """Return ``value`` as a list of strings: a list or tuple of names (a single string is refused,
     since it would be read letter by letter), each one of ``choices`` if given.
-
-    Used by: every public labkit function, to check its arguments before any work starts.
     """
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise TypeError(
@@ -138,20 +123,14 @@ def check_names(name: str, value: Any, choices: Iterable[str] | None = None) -> 
 
 
 def check_callable(name: str, value: Any, what: str = "a function") -> Callable:
-    """Return ``value`` if it can be called.
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``value`` if it can be called."""
     if not callable(value):
         raise TypeError(f"argument '{name}' must be {what}, got {type(value).__name__}")
     return value
 
 
 def check_module(name: str, value: Any) -> torch.nn.Module:
-    """Return ``value`` if it is a torch.nn.Module.
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``value`` if it is a torch.nn.Module."""
     if not isinstance(value, torch.nn.Module):
         raise TypeError(f"argument '{name}' must be a torch.nn.Module, got {type(value).__name__}")
     return value
@@ -167,8 +146,6 @@ def check_tensor(
 ) -> torch.Tensor:
     """Return ``value`` if it is a non-empty tensor with the expected number of dimensions
     (and, with ``finite=True``, no NaN or infinity).
-
-    Used by: every public labkit function, to check its arguments before any work starts.
     """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"argument '{name}' must be a torch.Tensor, got {type(value).__name__}")

@@ -6,6 +6,8 @@ numbers and the prose drift apart, the notebook stops with the claim that failed
 suite's strict run fails.
 
 Introduced in notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+
+Used by: every notebook (``labkit.expect...``, given to notebooks by labkit/__init__.py).
 """
 
 from __future__ import annotations
@@ -16,10 +18,7 @@ from labkit._validate import check_float
 
 
 class ClaimFailed(AssertionError):
-    """A result the notebook states did not come out as stated.
-
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
-    """
+    """A result the notebook states did not come out as stated."""
 
 
 def expect(condition: bool, message: str) -> None:
@@ -52,7 +51,8 @@ def expect_detectable(comparison, better: str, message: str = "") -> None:
     """Assert that a paired comparison resolves a difference, in the stated direction:
     ``better`` names the model that must be better (one of ``comparison.names``).
 
-    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Learning rate: fast but may
+    overshoot, or slow but precise".
     """
     a, b = comparison.names
     if better not in (a, b):
@@ -67,7 +67,8 @@ def expect_no_detectable_difference(comparison, message: str = "") -> None:
     """Assert that a paired comparison's interval holds zero: the images cannot tell the two
     models apart.
 
-    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same space,
+    same budget, repeated".
     """
     if comparison.detectable:
         raise ClaimFailed(f"{message or 'expected no detectable difference'}: {comparison}")

@@ -125,7 +125,7 @@ def _bench(args: argparse.Namespace) -> int:
     as_json = options.pop("json")
     setup(quiet=True)  # seeds, threads, and torch's log lines a reader cannot act on
     result = module.run(progress=not as_json, **options)
-    print(report(result))
+    print(report(result, getattr(module, "COLUMNS", ())))
     if as_json:
         print(json.dumps(result))
     return 0

@@ -9,6 +9,8 @@ network). We upscale them and enlarge the training part by deterministic
 random affine distortions. The split into train / validation / test is made on
 the *source images* first, and distortions are only made inside the training
 part, so no variant of a test digit is ever seen in training.
+
+Used by: every lesson, and labkit.zoo and labkit.train.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ DIGIT_CLASSES = tuple(str(d) for d in range(10))
 class Split:
     """One part of a dataset: images ``X`` (N, C, H, W), labels ``y`` (N,), and the
     index of the original image each sample was made from (``source``).
-
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
 
     X: torch.Tensor
@@ -53,8 +53,6 @@ class Split:
 class Dataset:
     """A dataset in three parts (train, val, test), with its classes, the normalization applied
     to its pixels, and where it comes from.
-
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
 
     name: str
@@ -69,10 +67,12 @@ class Dataset:
 
     @property
     def image_shape(self) -> tuple[int, ...]:
+        """The shape of one image, (channels, height, width)."""
         return tuple(self.train.X.shape[1:])
 
     @property
     def num_classes(self) -> int:
+        """How many classes the labels name."""
         return len(self.classes)
 
     def with_train_subset(self, n: int) -> Dataset:
@@ -101,10 +101,7 @@ class Dataset:
 
 
 def check_split(name: str, split: object) -> Split:
-    """Return ``split`` if it is a non-empty labkit Split (such as ``data.train``).
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``split`` if it is a non-empty labkit Split (such as ``data.train``)."""
     if not isinstance(split, Split):
         raise TypeError(
             f"argument '{name}' must be a labkit.data.Split (such as data.train), "
@@ -116,10 +113,7 @@ def check_split(name: str, split: object) -> Split:
 
 
 def check_dataset(name: str, data: object) -> Dataset:
-    """Return ``data`` if it is a labkit Dataset (such as ``labkit.load_digits()``).
-
-    Used by: every public labkit function, to check its arguments before any work starts.
-    """
+    """Return ``data`` if it is a labkit Dataset (such as ``labkit.load_digits()``)."""
     if not isinstance(data, Dataset):
         raise TypeError(
             f"argument '{name}' must be a labkit.data.Dataset such as labkit.load_digits(), "
@@ -129,10 +123,7 @@ def check_dataset(name: str, data: object) -> Dataset:
 
 
 def data_dir() -> Path:
-    """Where the course keeps its files (the repository's data/, or LABKIT_DATA).
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """Where the course keeps its files (the repository's data/, or LABKIT_DATA)."""
     return Path(os.environ.get("LABKIT_DATA", Path(__file__).resolve().parents[1] / "data"))
 
 
@@ -165,8 +156,6 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     scikit-learn ships (sklearn/datasets/data/digits.csv.gz: 64 pixels then the label per row)
     without importing scikit-learn, which would add ~75 MB to every notebook's memory.
     Same arrays as ``sklearn.datasets.load_digits()`` (tests/test_data.py checks).
-
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
     spec = importlib.util.find_spec("sklearn")
     if spec is None:
@@ -294,8 +283,6 @@ _TORCHVISION = {
 class DatasetUnavailableError(RuntimeError):
     """The dataset is not on disk and cannot (or may not) be downloaded now; the message says
     how to get it.
-
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
 
 
@@ -310,8 +297,6 @@ def load_torchvision(
 
     Nothing is downloaded unless ``download=True``; without a network you get a clear
     message instead of a long wait. ``limit`` keeps the first N training images (for speed).
-
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
     check_choice("name", name, _TORCHVISION)
     check_bool("download", download)

@@ -5,6 +5,9 @@ Notebook 04 teaches what these steps do ("Real int8 inference on the CPU"); this
 them, with the machine's quirks handled in one place: torch.export failures, a missing or
 broken C++ compiler, memory-hungry compile settings. Later notebooks compile their own
 baselines here too, so that every speed-up compares compiled with compiled.
+
+Used by: labkit.quantize.int8 (real int8 models) and the benchmarks that time compiled models
+(labkit/prune/bench.py, labkit/quantize/bench.py).
 """
 
 from __future__ import annotations
@@ -25,18 +28,13 @@ from labkit.measure import Ratio
 
 
 class ExportError(ValueError):
-    """The model cannot be captured by torch.export, so the PT2E int8 path cannot run.
-
-    Lesson: notebooks/04_quantization.ipynb, "Real int8 inference on the CPU".
-    """
+    """The model cannot be captured by torch.export, so the PT2E int8 path cannot run."""
 
 
 def export_model(net: nn.Module, example: torch.Tensor, dynamic_batch: bool = True):
     """``torch.export`` the model (batch size left dynamic) and return the graph module that
     ``prepare_pt2e`` takes. A model torch.export cannot capture gets an :class:`ExportError`
     that says why. The caller's model is left in the mode it was in.
-
-    Lesson: notebooks/04_quantization.ipynb, "Real int8 inference on the CPU".
     """
     check_module("net", net)
     check_tensor("example", example, min_ndim=1)
@@ -95,6 +93,7 @@ class Compiled:
 
     @property
     def mode(self) -> str:
+        """ "compiled" or "eager": the execution mode that really runs, to label a measurement."""
         return "compiled" if self.compiled else "eager"
 
 
@@ -174,8 +173,6 @@ def speed_words(ratio: Ratio) -> str:
     """A measured speed ratio (time of the reference / time of the model) in words: "2.10x
     faster" when every round was faster, "1.25x slower" when every round was slower, and "no
     clear difference" when the rounds straddle 1. A ratio below 1 is never called faster.
-
-    Lesson: notebooks/04_quantization.ipynb, "Latency, side by side".
     """
     if not isinstance(ratio, Ratio):
         raise TypeError(f"argument 'ratio' must be a labkit.measure.Ratio, got {type(ratio)}")

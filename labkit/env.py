@@ -3,6 +3,9 @@ about the machine (its features are detected in ``labkit.hardware``).
 
 Used by every notebook's first cell (``labkit.setup()``, introduced in
 notebooks/00_welcome.ipynb) and by ``labkit doctor``.
+
+Used by: ``labkit.setup()`` in every notebook's first cell, and the modules that need seeds,
+threads or offline mode (labkit.zoo, labkit.measure, labkit.models).
 """
 
 from __future__ import annotations
@@ -31,10 +34,7 @@ _printed = False
 
 
 def online_allowed() -> bool:
-    """True when the learner opted in to downloads (``setup(online=True)`` or LABKIT_ONLINE=1).
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports".
-    """
+    """True when the learner opted in to downloads (``setup(online=True)`` or LABKIT_ONLINE=1)."""
     return os.environ.get(_ONLINE_VAR, "0") == "1"
 
 
@@ -50,8 +50,6 @@ def _apply_offline_mode() -> None:
 class NetworkBlockedError(RuntimeError):
     """Raised when code tries to reach the network while the course runs offline-only (the
     test suite sets LABKIT_NO_NETWORK=1).
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports".
     """
 
 
@@ -118,10 +116,7 @@ def get_device() -> torch.device:
 
 
 def default_threads() -> int:
-    """The threads ``setup()`` gives PyTorch: the cores this process may use, at most 4.
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports".
-    """
+    """The threads ``setup()`` gives PyTorch: the cores this process may use, at most 4."""
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
@@ -133,8 +128,6 @@ def default_threads() -> int:
 def using_threads(n: int | None) -> Iterator[int]:
     """Run a block with PyTorch on ``n`` threads (None: as it is), and put the setting back
     afterwards, whatever happens inside; yields the thread count in use.
-
-    Used by: labkit.measure (latency at a fixed thread count) and the stored tables (one thread).
     """
     before = torch.get_num_threads()
     if n is not None:
@@ -146,10 +139,7 @@ def using_threads(n: int | None) -> Iterator[int]:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch so the same run prints the same numbers.
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports".
-    """
+    """Seed Python, NumPy and PyTorch so the same run prints the same numbers."""
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)
@@ -160,8 +150,6 @@ def seed_everything(seed: int) -> None:
 class Environment:
     """What ``setup()`` set and found: seed, threads, downloads allowed, accelerator, CPU,
     package versions.
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports".
     """
 
     seed: int
@@ -197,8 +185,6 @@ def hide_triton_without_gpu() -> bool:
     memory budget. Hidden, the setup matches conda-forge's pytorch-cpu (Binder), which has no
     Triton at all. Nothing is hidden with a CUDA GPU, once torch._dynamo is loaded (too late),
     or when LABKIT_KEEP_TRITON=1.
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports" (``setup()`` calls it).
     """
     if os.environ.get("LABKIT_KEEP_TRITON") == "1" or torch.cuda.is_available():
         return False
@@ -280,10 +266,7 @@ def setup(
 
 
 def describe(env: Environment) -> str:
-    """The lines ``setup()`` prints: versions, threads, seed, downloads, the machine's features.
-
-    Lesson: notebooks/00_welcome.ipynb, "Your machine".
-    """
+    """The lines ``setup()`` prints: versions, threads, seed, downloads, the machine's features."""
     v = env.versions
     accelerator = "none (CPU only)" if env.device.type == "cpu" else str(env.device)
     lines = [

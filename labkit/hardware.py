@@ -4,6 +4,8 @@ with a sentence on what it means, so that a learner can tell what to expect and 
 
 Introduced in notebooks/00_welcome.ipynb ("Your machine"); ``labkit.setup()`` and
 ``labkit doctor`` print it.
+
+Used by: labkit.env (``setup()`` prints it), labkit.store, and `labkit doctor` (labkit/cli.py).
 """
 
 from __future__ import annotations
@@ -23,10 +25,7 @@ import torch
 
 @dataclass(frozen=True)
 class CpuFeatures:
-    """What this processor (and its toolchain) can do that later lessons depend on.
-
-    Lesson: notebooks/00_welcome.ipynb, "Your machine".
-    """
+    """What this processor (and its toolchain) can do that later lessons depend on."""
 
     arch: str
     name: str
@@ -40,6 +39,7 @@ class CpuFeatures:
 
     @property
     def x86(self) -> bool:
+        """True on an x86 processor (the fast int8 kernels of notebook 04 are x86-only)."""
         return self.arch.lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
     @property
@@ -59,6 +59,7 @@ class CpuFeatures:
         return [int8_expectation(self), bf16_expectation(self), compiler_note(self)]
 
     def summary(self) -> str:
+        """The features in one line: architecture, vector ISA, and yes/no for each feature."""
         flags = [
             f"{k}={'yes' if v else 'no'}"
             for k, v in (
@@ -125,8 +126,6 @@ def find_compiler() -> tuple[str | None, str]:
     """The C++ compiler torch.compile would use on the CPU, *tried* on a tiny file: (path, '')
     if one works, else (None, why not). A compiler on the PATH that cannot build anything
     counts as none.
-
-    Lesson: notebooks/00_welcome.ipynb, "Your machine".
     """
     problems = []
     for name in dict.fromkeys((os.environ.get("CXX"), "g++", "c++", "clang++")):
@@ -195,7 +194,7 @@ def int8_expectation(cpu: CpuFeatures | None = None) -> str:
 def bf16_expectation(cpu: CpuFeatures | None = None) -> str:
     """What 16-bit (bfloat16, float16) speed to expect on this CPU.
 
-    Lesson: notebooks/00_welcome.ipynb, "Your machine".
+    Lesson: notebooks/05_mixed_precision.ipynb, "The hardware decides".
     """
     f = cpu or cpu_features()
     if f.amx and f.native_bf16:
@@ -215,10 +214,7 @@ def bf16_expectation(cpu: CpuFeatures | None = None) -> str:
 
 
 def compiler_note(cpu: CpuFeatures | None = None) -> str:
-    """One sentence on torch.compile: the working compiler found, or what falls back and why.
-
-    Lesson: notebooks/00_welcome.ipynb, "Your machine".
-    """
+    """One sentence on torch.compile: the working compiler found, or what falls back and why."""
     f = cpu or cpu_features()
     if f.compiler:
         return f"compiler: {f.compiler} works; torch.compile can build CPU kernels here."

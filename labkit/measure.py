@@ -10,6 +10,8 @@ so that the same model always gets the same numbers. Two sizes, never confused:
 Latency ratios are always measured side by side (``compare_latency``): rounds that time every
 model in turn, so a slow moment of the machine hits them all alike, and the ratio is taken
 inside each round.
+
+Used by: every lesson, and labkit.deploy, labkit.trial and labkit.bench.common.
 """
 
 from __future__ import annotations
@@ -60,8 +62,6 @@ def file_bytes(obj: nn.Module | Mapping | torch.Tensor) -> int:
 def graph_tensors(gm: torch.fx.GraphModule) -> dict[str, torch.Tensor]:
     """The tensors an exported or converted graph really reads, by name. Float weights that a
     conversion left attached to the module but that the graph no longer uses are not here.
-
-    Lesson: notebooks/04_quantization.ipynb, "What the int8 model really stores".
     """
     if not isinstance(gm, torch.fx.GraphModule):
         raise TypeError(f"argument 'gm' must be a torch.fx.GraphModule, got {type(gm).__name__}")
@@ -114,7 +114,7 @@ def weight_tensors(net: nn.Module) -> dict[str, torch.Tensor]:
     """The weight matrices and kernels of ``net``'s conv and linear layers, by name (no biases,
     no norms); the layers are :func:`labkit.models.weight_layers`.
 
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    Lesson: notebooks/03_pruning.ipynb, "What the zeros really save".
     """
     return {f"{n}.weight" if n else "weight": m.weight for n, m in weight_layers(net).items()}
 
@@ -169,10 +169,7 @@ def count_macs(net: nn.Module, example: torch.Tensor) -> int:
 
 @dataclass(frozen=True)
 class Latency:
-    """Wall time of one forward pass: median and the 10th-90th percentile spread, in ms.
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """Wall time of one forward pass: median and the 10th-90th percentile spread, in ms."""
 
     median_ms: float
     p10_ms: float
@@ -227,8 +224,6 @@ def measure_latency(
 class Ratio:
     """A ratio measured in several rounds: the median over rounds and the lowest and highest
     round, so that a reader sees how much it moved.
-
-    Lesson: notebooks/03_pruning.ipynb, "What the zeros really save".
     """
 
     median: float
@@ -248,10 +243,7 @@ class Ratio:
 
 @dataclass
 class LatencyComparison:
-    """What :func:`compare_latency` measured: every model's latency in every round.
-
-    Lesson: notebooks/03_pruning.ipynb, "What the zeros really save".
-    """
+    """What :func:`compare_latency` measured: every model's latency in every round."""
 
     rounds: dict[str, list[Latency]] = field(default_factory=dict)
 
@@ -267,6 +259,7 @@ class LatencyComparison:
         return iter(self.rounds)
 
     def items(self):
+        """(name, median round) for every model timed, in the order they were timed."""
         return ((name, self[name]) for name in self.rounds)
 
     def ratio(self, name: str, ref: str) -> Ratio:
@@ -325,9 +318,6 @@ def compare_latency(
 class MemoryUsage:
     """What :func:`peak_memory` saw: the highest resident memory while the function ran, the
     memory just before, and the function's result.
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Batch size: stable but
-    memory-hungry, or fast but noisy".
     """
 
     peak_bytes: int
@@ -341,11 +331,7 @@ class MemoryUsage:
 
 
 def peak_memory(fn: Callable[[], Any], interval: float = 0.002) -> MemoryUsage:
-    """Run ``fn()`` and sample this process's resident memory every ``interval`` seconds.
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Batch size: stable but
-    memory-hungry, or fast but noisy".
-    """
+    """Run ``fn()`` and sample this process's resident memory every ``interval`` seconds."""
     check_callable("fn", fn)
     interval = check_float("interval", interval, low=1e-4, high=1.0)
     proc = psutil.Process()

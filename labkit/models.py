@@ -3,6 +3,9 @@ the weights that later lessons prune, quantize and factorize.
 
 ``SmallCNN`` is introduced in notebooks/00_welcome.ipynb (the baseline) and
 taken apart in notebooks/01_parameters_vs_hyperparameters.ipynb.
+
+Used by: every lesson, and labkit.measure, labkit.quantize.affine and labkit.factorize.ranks
+(``run_with_hooks``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ def weight_layers(net: nn.Module) -> dict[str, nn.Module]:
     """The convolution and linear layers of ``net`` by name: the layers whose weight matrices
     and kernels pruning, quantization and factorization work on (norms and biases are left out).
 
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    Lesson: notebooks/03_pruning.ipynb, "Layer-wise or global?".
     """
     check_module("net", net)
     return {name: m for name, m in net.named_modules() if isinstance(m, WEIGHT_LAYERS)}
@@ -87,6 +90,7 @@ class SmallCNN(nn.Module):
         self.classifier = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The class scores (logits) of a batch of images."""
         return self.classifier(self.features(x))
 
 
@@ -95,9 +99,6 @@ def run_with_hooks(
 ) -> None:
     """Run ``net`` in eval mode, without gradients, on each batch, with a forward hook on each
     module of ``hooks``; the hooks come off and the training flag is restored whatever happens.
-
-    Used by: labkit.measure.count_macs, labkit.quantize.collect_inputs and
-    labkit.rank_choice.layer_inputs (a model read, never changed, by a forward pass).
     """
     handles = [module.register_forward_hook(hook) for module, hook in hooks.items()]
     was_training = net.training

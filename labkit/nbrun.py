@@ -1,6 +1,8 @@
 """Run notebooks from a clean kernel, measure them, and fill in exercise solutions.
 
 Used by ``labkit timings`` and by the test suite (tests/test_notebooks.py).
+
+Used by: `labkit timings` (labkit/cli.py) and tests/test_notebooks.py.
 """
 
 from __future__ import annotations
@@ -22,26 +24,17 @@ _CHECK_CALL = re.compile(r"\b(lab\d\d)\.(q\d+)\.check\(")
 
 
 def notebooks_dir() -> Path:
-    """The folder of the course notebooks.
-
-    Used by: `labkit timings` and tests/test_notebooks.py.
-    """
+    """The folder of the course notebooks."""
     return Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def list_notebooks() -> list[Path]:
-    """Every course notebook, in syllabus order.
-
-    Used by: `labkit timings` and tests/test_notebooks.py.
-    """
+    """Every course notebook, in syllabus order."""
     return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
 def exercise_cells(nb) -> list[tuple[int, str, str]]:
-    """(cell index, module, question) for every code cell tagged "exercise".
-
-    Used by: `labkit timings` and tests/test_notebooks.py.
-    """
+    """(cell index, module, question) for every code cell tagged "exercise"."""
     found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
@@ -53,10 +46,7 @@ def exercise_cells(nb) -> list[tuple[int, str, str]]:
 
 
 def fill_solutions(nb):
-    """A copy of ``nb`` whose exercise cells hold the reference solutions.
-
-    Used by: `labkit timings` and tests/test_notebooks.py.
-    """
+    """A copy of ``nb`` whose exercise cells hold the reference solutions."""
     nb = nbformat.from_dict(nb)  # deep copy
     for i, module, question in exercise_cells(nb):
         lab = importlib.import_module(f"labkit.exercises.{module}")
@@ -66,10 +56,7 @@ def fill_solutions(nb):
 
 @dataclass
 class NotebookRun:
-    """One notebook run: its wall time, peak memory and the error that stopped it, if any.
-
-    Used by: `labkit timings` and tests/test_notebooks.py.
-    """
+    """One notebook run: its wall time, peak memory and the error that stopped it, if any."""
 
     path: Path
     seconds: float
@@ -78,6 +65,7 @@ class NotebookRun:
 
     @property
     def within_budget(self) -> bool:
+        """True when the run took at most 120 s and peaked at most 1.5 GB."""
         return self.seconds <= BUDGET_SECONDS and self.peak_bytes <= BUDGET_BYTES
 
 
@@ -103,8 +91,6 @@ def run_notebook(
 ) -> NotebookRun:
     """Execute a notebook in a fresh kernel; report wall time and the kernel's peak memory
     (resident memory of the kernel process and its children, sampled every 50 ms).
-
-    Used by: `labkit timings` and tests/test_notebooks.py.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -158,10 +144,7 @@ def run_notebook(
 
 
 def format_table(runs: list[NotebookRun]) -> str:
-    """The runs as a markdown table against the budget.
-
-    Used by: `labkit timings` and tests/test_notebooks.py.
-    """
+    """The runs as a markdown table against the budget."""
     rows = [
         "| notebook | wall time (s) | peak memory (MB) | within budget |",
         "|---|---:|---:|---|",

@@ -5,8 +5,11 @@ Each function draws on ``ax`` if given (else a new figure) and returns the axes,
 ``show_images`` and ``show_kernels``, which draw a grid of small pictures and return the figure.
 This module imports no other part of labkit but the argument checks, so any module may use it.
 
-Why this module is long: every notebook's pictures share one style and one place, so it grows
-by a function or two with each notebook; each function stands alone.
+A picture that only one lesson draws lives in that lesson's ``plots.py`` and uses the style
+and the helpers here (``PALETTE``, ``new_axes``, ``as_numpy``).
+
+Used by: labkit.env (the style) and each lesson's pictures (labkit.search.plots,
+labkit.quantize.plots, labkit.precision.plots, labkit.distill.plots).
 """
 
 from __future__ import annotations
@@ -25,10 +28,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 
 def use_style() -> None:
-    """Apply the course's plot style (called by ``labkit.setup()``).
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports".
-    """
+    """Apply the course's plot style (called by ``labkit.setup()``)."""
     mpl.rcParams.update(
         {
             "figure.figsize": (6.4, 3.6),
@@ -134,7 +134,7 @@ def plot_heatmap(
     """A 2-D tensor as a picture; ``symmetric`` centres the colours on zero (weights).
     ``xticklabels``/``yticklabels`` name the columns and rows (for a table of values).
 
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
+    Lesson: notebooks/02_hyperparameter_search.ipynb, "The table: every grid point, trained".
     """
     data = as_numpy(matrix)
     if data.ndim != 2:

@@ -11,6 +11,9 @@ notebook then prints one line beside its own measurement:
 recording is `labkit reference record` (labkit/lessons.py).
 
 Introduced in notebooks/00_welcome.ipynb, "The model zoo".
+
+Used by: the notebooks (``labkit.reference_timing``), each lesson's probes (such as
+labkit/prune/probes.py), and labkit.lessons.
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ THREADS = {"2 cores": 2, "1 core (as on Binder)": 1}  # the thread counts every 
 class Probe:
     """One measurement a notebook makes: what it measures, its unit ("ms", "s", or "x" for a
     speed-up: baseline time / method time), and the function that measures it once.
-
-    Used by: each lesson's probes.py, and `labkit reference record`.
     """
 
     what: str
@@ -40,10 +41,7 @@ class Probe:
 
 
 def reference_path() -> Path:
-    """Where the reference timings are kept: data/reference_timings.json.
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """Where the reference timings are kept: data/reference_timings.json."""
     return data_dir() / "reference_timings.json"
 
 

@@ -3,6 +3,8 @@ package cannot drift apart.
 
 Introduced in notebooks/02_hyperparameter_search.ipynb ("Bayesian optimization, one step at a
 time"); every notebook that builds something from scratch shows it this way.
+
+Used by: ``labkit.show_source`` in the notebooks (given to them by labkit/__init__.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from labkit._validate import check_callable
 
 
 def source_of(fn: Callable) -> str:
-    """The source code of ``fn``, without its docstring's lesson pointer.
+    """The source code of ``fn``, without its docstring's lesson pointer (the whole pointer,
+    also when it is wrapped over several lines).
 
     Lesson: notebooks/02_hyperparameter_search.ipynb, "Bayesian optimization, one step at a
     time".
@@ -24,8 +27,30 @@ def source_of(fn: Callable) -> str:
         text = inspect.getsource(fn)
     except (OSError, TypeError) as err:
         raise TypeError(f"argument 'fn': no source code to show for {fn!r} ({err})") from None
-    lines = [line for line in text.splitlines() if not line.strip().startswith("Lesson: ")]
-    return "\n".join(lines)
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("Lesson: "):
+            skipping = True
+            if kept and not kept[-1].strip():
+                kept.pop()  # the blank line that set the pointer apart
+            if stripped.endswith('"""'):  # the pointer ends the docstring on its own line
+                kept.append(line[: len(line) - len(line.lstrip())] + '"""')
+                skipping = False
+            continue
+        if skipping:
+            if not stripped:  # the pointer's paragraph ends at a blank line
+                skipping = False
+            elif stripped.startswith('"""'):  # or at the closing quotes
+                skipping = False
+            else:
+                if stripped.endswith('"""'):  # a wrapped pointer's last line closes it
+                    kept.append(line[: len(line) - len(line.lstrip())] + '"""')
+                    skipping = False
+                continue
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def show_source(fn: Callable) -> None:

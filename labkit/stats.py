@@ -13,6 +13,9 @@ A claim about *training* (this recipe beats that one) must hold over several see
 ``seed_interval`` gives the mean and its 95% t-interval.
 
 Introduced in notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+
+Used by: every lesson's comparisons (given to notebooks by labkit/__init__.py),
+labkit.bench.common and labkit.distill.table.
 """
 
 from __future__ import annotations
@@ -94,8 +97,6 @@ class PairedComparison:
     """Model B against model A on the same ``n`` images: ``difference`` = accuracy of B minus
     accuracy of A (a fraction), its 95% interval [``low``, ``high``], and the exact McNemar
     p-value. ``only_a``/``only_b``: images only A / only B gets right.
-
-    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
     """
 
     n: int
@@ -108,6 +109,7 @@ class PairedComparison:
 
     @property
     def difference(self) -> float:
+        """Accuracy of B minus accuracy of A, as a fraction."""
         return (self.only_b - self.only_a) / self.n
 
     @property
@@ -120,6 +122,7 @@ class PairedComparison:
         return 100 * self.difference, 100 * self.low, 100 * self.high
 
     def verdict(self) -> str:
+        """The comparison in words: which model is better, or no detectable difference."""
         a, b = self.names
         if not self.detectable:
             return "no detectable difference"
@@ -156,7 +159,7 @@ def paired_comparison(
     """Compare two models' predicted classes on the same labelled images (see the module
     docstring): the accuracy difference B - A with its exact interval, and McNemar's p-value.
 
-    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
+    Lesson: notebooks/03_pruning.ipynb, "Neurons of a fully connected layer".
     """
     y = check_tensor("y", torch.as_tensor(y), ndim=1)
     right_a = _correct(predictions_a, y, "predictions_a")
@@ -189,11 +192,7 @@ def compare_models(
 
 @dataclass(frozen=True)
 class SeedInterval:
-    """A mean over training seeds with its 95% t-interval.
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Learning rate: fast but may
-    overshoot, or slow but precise".
-    """
+    """A mean over training seeds with its 95% t-interval."""
 
     mean: float
     low: float
@@ -202,6 +201,7 @@ class SeedInterval:
 
     @property
     def excludes_zero(self) -> bool:
+        """True when the interval lies wholly above or below zero."""
         return self.low > 0 or self.high < 0
 
     def __str__(self) -> str:
@@ -212,8 +212,7 @@ def seed_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Se
     """Mean of one number measured over several seeds (an accuracy, or a paired gain per seed)
     and its t-interval: mean +- t * sd / sqrt(n). Needs at least two seeds.
 
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Learning rate: fast but may
-    overshoot, or slow but precise".
+    Lesson: notebooks/03_pruning.ipynb, "Fine-tuning brings the accuracy back".
     """
     if isinstance(values, str) or not isinstance(values, Sequence | torch.Tensor):
         raise TypeError(f"argument 'values' must be a list of numbers, got {type(values).__name__}")

@@ -2,14 +2,25 @@
 with its 95% interval.
 
 Introduced in notebooks/00_welcome.ipynb ("A model trained in seconds") and used for every
-experiment after it. The loop, ``fit``, reads in one screen: ``_train_epoch`` and
-``_evaluate_split`` do the work; ``fit`` checks arguments, builds the optimizer and keeps the
-record.
+experiment after it. The loop, ``fit``, reads in one screen: ``train_step`` takes one step,
+``_train_epoch`` one pass, ``_evaluate_split`` scores; ``fit`` checks arguments, builds the
+optimizer and its schedule, and keeps the record. What later lessons need is a switch, not a
+copy of the loop (nanoGPT's single loop does mixed precision the same way):
+
+- ``loss_fn(logits, y, X, idx)`` replaces cross-entropy; ``idx`` are the batch's positions in
+  the training split, so a loss can look up per-image targets (distillation's teacher logits);
+- ``schedule="onecycle"``: the learning rate rises to ``lr`` and falls to almost 0;
+- ``precision``: ``"float32"``, or autocast to ``"bfloat16"``, or ``"float16_scaled"`` (autocast
+  to float16 with a loss scaler: PyTorch's ``GradScaler`` or any object with its methods);
+- ``after_step(net)``, ``on_epoch(epoch, history)``: hooks for pruning's masks and for pruners.
+
+Used by: every lesson that trains (labkit.prune.masks, labkit.quantize.fewer_bits,
+labkit.distill.students, labkit.precision.training) and labkit.zoo.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -27,12 +38,14 @@ from labkit._validate import (
     check_int,
     check_module,
 )
-from labkit.data import Dataset, Split, check_dataset, check_split
-from labkit.measure import count_parameters
-from labkit.models import create_model
+from labkit.data import Split, check_split
 
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 EVAL_BATCH = 512  # images per forward pass when evaluating (memory, not accuracy)
+PRECISIONS = ("float32", "bfloat16", "float16_scaled")
+AUTOCAST_DTYPE = {"bfloat16": torch.bfloat16, "float16_scaled": torch.float16}
+SCHEDULES = ("constant", "onecycle")
+SCALER_METHODS = ("scale", "step", "update", "get_scale")  # what fit asks of a loss scaler
 
 
 def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -71,18 +84,22 @@ class Accuracy:
 
     @property
     def value(self) -> float:
+        """The accuracy as a fraction (0.98)."""
         return self.correct / self.total
 
     @property
     def percent(self) -> float:
+        """The accuracy in percent (98.0)."""
         return 100 * self.correct / self.total
 
     @property
     def interval(self) -> tuple[float, float]:
+        """The 95% Wilson interval, as fractions (low, high)."""
         return accuracy_interval(self.correct, self.total)
 
     @property
     def error(self) -> float:
+        """The error rate: 1 - value."""
         return 1 - self.value
 
     def __float__(self) -> float:
@@ -95,21 +112,21 @@ class Accuracy:
 
 @dataclass
 class History:
-    """What happened in each epoch of ``fit``.
-
-    Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
-    """
+    """What happened in each epoch of ``fit``."""
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     batch_loss: list[float] = field(default_factory=list)  # every step, to see the noise
+    scales: list[float] = field(default_factory=list)  # float16: the loss scale of every step
+    skipped: list[int] = field(default_factory=list)  # float16: the steps the scaler skipped
     seconds: float = 0.0
     stopped: str = ""  # why training ended early, if it did
 
     @property
     def epochs(self) -> int:
+        """How many epochs were trained."""
         return len(self.train_loss)
 
 
@@ -157,7 +174,85 @@ def evaluate(net: nn.Module, split: Split) -> Accuracy:
     return Accuracy(int((predicted == split.y).sum()), len(split))
 
 
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def check_autocast_device(name: str, value: object) -> str:
+    """The device type (``"cpu"``, ``"cuda"``) of ``value`` if autocast can run there."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"argument '{name}' must be a device such as 'cpu', got {value!r}"
+        ) from None
+    if not torch.amp.is_autocast_available(device.type):
+        raise ValueError(
+            f"argument '{name}': autocast does not support the device type {device.type!r}; "
+            "use 'cpu' or 'cuda'"
+        )
+    if device.type != "cpu":
+        # Autocast on an absent device only warns and switches itself off: every operation
+        # would then run in float32, which is not what the caller asked for.
+        backend = getattr(torch, device.type, None)
+        present = backend is not None and backend.is_available()
+        count = backend.device_count() if present and hasattr(backend, "device_count") else 1
+        if not present or (device.index is not None and device.index >= count):
+            raise ValueError(
+                f"argument '{name}': there is no {str(device)!r} device on this machine "
+                f"(autocast would be switched off); use 'cpu'"
+                + (" or 'cuda'" if device.type != "cuda" and torch.cuda.is_available() else "")
+            )
+    return device.type
+
+
+def autocast_for(precision: str, device: str | torch.device = "cpu"):
+    """The context a forward pass runs in for ``precision``: autocast to bfloat16 or float16 on
+    ``device``, or nothing for float32.
+    """
+    check_choice("precision", precision, PRECISIONS)
+    device_type = check_autocast_device("device", device)
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device_type, dtype=AUTOCAST_DTYPE[precision])
+
+
+def make_scaler(precision: str, device: str | torch.device = "cpu") -> torch.amp.GradScaler:
+    """PyTorch's loss scaler, switched on for float16 only (a disabled one passes through)."""
+    check_choice("precision", precision, PRECISIONS)
+    return torch.amp.GradScaler(
+        check_autocast_device("device", device), enabled=precision == "float16_scaled"
+    )
+
+
+def train_step(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    scaler,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    precision: str = "float32",
+    loss_fn: LossFn | None = None,
+    idx: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """One training step, the standard recipe in every precision: the forward pass under
+    ``autocast_for(precision)``, the loss (``loss_fn(logits, y, X, idx)`` or cross-entropy),
+    ``scaler.scale(loss).backward()``, ``scaler.step(opt)`` (which skips the step when a
+    gradient is inf or NaN), ``scaler.update()``. Returns the loss, the logits and whether the
+    optimizer stepped; a loss that is not a finite number returns before any backward pass.
+
+    Lesson: notebooks/05_mixed_precision.ipynb, "Mixed precision training".
+    """
+    opt.zero_grad(set_to_none=True)
+    with autocast_for(precision, X.device):
+        logits = net(X)
+        loss = loss_fn(logits, y, X, idx) if loss_fn else F.cross_entropy(logits, y)
+    if not torch.isfinite(loss):
+        return loss, logits, False
+    before = scaler.get_scale()
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    return loss, logits, not scaler.get_scale() < before  # a scaler backs off when it skips
 
 
 def _make_optimizer(
@@ -169,38 +264,54 @@ def _make_optimizer(
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
 
 
+@dataclass
+class _Run:
+    """What one training run carries from step to step."""
+
+    opt: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler | None
+    scaler: object
+    precision: str
+    loss_fn: LossFn | None
+    after_step: Callable[[nn.Module], None] | None
+    max_steps: int | None
+    steps: int = 0
+
+
 def _train_epoch(
-    net: nn.Module,
-    train: Split,
-    opt: torch.optim.Optimizer,
-    order: torch.Tensor,
-    batch_size: int,
-    loss_fn: LossFn | None,
-    after_step: Callable[[nn.Module], None] | None,
-    history: History,
+    net: nn.Module, train: Split, order: torch.Tensor, batch_size: int, run: _Run, history: History
 ) -> bool:
     """One pass over ``train`` in ``order``; appends to ``history``. False if the loss stopped
     being a finite number (a learning rate too high), which ends training."""
     device = _device_of(net)
     net.train()
-    total_loss, correct = 0.0, 0
+    total_loss, correct, seen = 0.0, 0, 0
     for start in range(0, len(train), batch_size):
+        if run.max_steps is not None and run.steps >= run.max_steps:
+            break
         idx = order[start : start + batch_size]
         X, y = train.X[idx].to(device), train.y[idx].to(device)
-        logits = net(X)
-        loss = loss_fn(logits, y, X) if loss_fn else F.cross_entropy(logits, y)
+        scale = run.scaler.get_scale()
+        loss, logits, stepped = train_step(
+            net, run.opt, run.scaler, X, y, run.precision, run.loss_fn, idx
+        )
         if not torch.isfinite(loss):
             return False
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if after_step is not None:
-            after_step(net)
+        if run.schedule is not None:
+            run.schedule.step()
+        if run.after_step is not None:
+            run.after_step(net)
+        if run.precision == "float16_scaled":
+            history.scales.append(scale)
+            if not stepped:
+                history.skipped.append(run.steps)
+        run.steps += 1
         history.batch_loss.append(loss.item())
         total_loss += history.batch_loss[-1] * len(idx)
         correct += (logits.argmax(1) == y).sum().item()
-    history.train_loss.append(total_loss / len(train))
-    history.train_acc.append(correct / len(train))
+        seen += len(idx)
+    history.train_loss.append(total_loss / max(seen, 1))
+    history.train_acc.append(correct / max(seen, 1))
     return True
 
 
@@ -214,7 +325,11 @@ def fit(
     batch_size: int = 64,
     optimizer: str = "adam",
     weight_decay: float = 0.0,
+    schedule: str = "constant",
+    precision: str = "float32",
+    scaler=None,
     seed: int = 0,
+    max_steps: int | None = None,
     loss_fn: LossFn | None = None,
     after_step: Callable[[nn.Module], None] | None = None,
     on_epoch: Callable[[int, History], bool | None] | None = None,
@@ -224,11 +339,17 @@ def fit(
     """Train ``net`` on ``train`` (where the model is: the CPU in this course) and record loss
     and accuracy each epoch; the model is left in eval mode.
 
-    ``loss_fn(logits, y, X)`` replaces cross-entropy (distillation uses it);
+    ``loss_fn(logits, y, X, idx)`` replaces cross-entropy (``idx``: the batch's positions in
+    ``train``, so distillation looks up the teacher's logits of these images);
     ``after_step(net)`` runs after every optimizer step (pruning re-applies its masks there);
     ``on_epoch(epoch, history)`` runs after each epoch, and returning True stops training
-    (an Optuna pruner uses it). ``seed`` fixes the order of the batches. A loss that stops
-    being finite (learning rate too high) ends training, with ``history.stopped`` saying why.
+    (an Optuna pruner uses it). ``schedule``: "constant", or "onecycle" (up to ``lr``, then
+    down to almost 0, stepped every batch). ``precision``: "float32", "bfloat16" (autocast) or
+    "float16_scaled" (autocast to float16 with ``scaler``, default ``torch.amp.GradScaler``;
+    the scale of every step and the steps it skipped are in ``history.scales`` and
+    ``history.skipped``). ``seed`` fixes the order of the batches; ``max_steps`` stops after
+    that many steps. A loss that stops being finite (learning rate too high) ends training,
+    with ``history.stopped`` saying why.
 
     Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
     """
@@ -241,19 +362,51 @@ def fit(
     batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(train))
     check_choice("optimizer", optimizer, ("adam", "sgd"))
     weight_decay = check_float("weight_decay", weight_decay, low=0, high=1)
+    check_choice("schedule", schedule, SCHEDULES)
+    check_choice("precision", precision, PRECISIONS)
     seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
+    if max_steps is not None:
+        max_steps = check_int("max_steps", max_steps, min_value=1)
     for fn_name, fn in (("loss_fn", loss_fn), ("after_step", after_step), ("on_epoch", on_epoch)):
         if fn is not None:
             check_callable(fn_name, fn)
+    device = _device_of(net)
+    if scaler is None:
+        scaler = make_scaler(precision, device)
+    elif precision != "float16_scaled":
+        raise ValueError(
+            f"argument 'scaler' is for precision='float16_scaled'; got precision={precision!r}"
+        )
+    elif not all(callable(getattr(scaler, m, None)) for m in SCALER_METHODS):
+        raise TypeError(
+            "argument 'scaler' must be a loss scaler with the methods of torch.amp.GradScaler "
+            f"({', '.join(SCALER_METHODS)}), got {type(scaler).__name__}"
+        )
+    check_autocast_device("device of 'net'", device)
 
     opt = _make_optimizer(net, optimizer, lr, weight_decay)
+    steps_per_epoch = -(-len(train) // batch_size)
+    total = (
+        epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    )
+    run = _Run(
+        opt,
+        torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
+        if schedule == "onecycle"
+        else None,
+        scaler,
+        precision,
+        loss_fn,
+        after_step,
+        max_steps,
+    )
     g = torch.Generator().manual_seed(seed)
     history = History()
     start_time = time.perf_counter()
     with tqdm(range(epochs), desc=desc, disable=not progress, leave=True) as bar:
         for _ in bar:
             order = torch.randperm(len(train), generator=g)
-            if not _train_epoch(net, train, opt, order, batch_size, loss_fn, after_step, history):
+            if not _train_epoch(net, train, order, batch_size, run, history):
                 history.stopped = "the loss stopped being a finite number: lr too high?"
                 bar.set_postfix_str(history.stopped)
                 break
@@ -269,111 +422,8 @@ def fit(
                 history.stopped = f"stopped after epoch {history.epochs} by on_epoch"
                 bar.set_postfix_str(history.stopped)
                 break
+            if max_steps is not None and run.steps >= max_steps:
+                break
     net.eval()
     history.seconds = time.perf_counter() - start_time
     return history
-
-
-@dataclass(frozen=True)
-class Hyperparameters:
-    """The choices behind one training run of the course model, each checked on creation.
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Hyperparameters: what we chose".
-    """
-
-    lr: float = 3e-3  # step size of the optimizer
-    batch_size: int = 64  # images averaged per step
-    epochs: int = 3  # passes over the training images
-    kernel_size: int = 3  # side of every conv kernel (odd)
-    width: int = 16  # channels of the first conv block (the others use twice that)
-    depth: int = 3  # conv blocks (layers) of the model
-    optimizer: str = "adam"  # "adam" or "sgd" (with momentum 0.9)
-    seed: int = 0  # initial weights and batch order
-
-    def __post_init__(self) -> None:
-        check_float("lr", self.lr, low=0, high=10, low_inclusive=False)
-        check_int("batch_size", self.batch_size, min_value=1)
-        check_int("epochs", self.epochs, min_value=1, max_value=10_000)
-        check_int("kernel_size", self.kernel_size, min_value=1, max_value=11)
-        check_int("width", self.width, min_value=1, max_value=512)
-        check_int("depth", self.depth, min_value=1, max_value=8)
-        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
-        check_int("seed", self.seed, min_value=0, max_value=2**32 - 1)
-
-    @classmethod
-    def of(cls, **values) -> Hyperparameters:
-        """Hyperparameters from keyword arguments; an unknown name is refused by name."""
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        for name in values:
-            check_choice("hyperparameter name", name, allowed)
-        return cls(**values)
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class Trial:
-    """One training run of the course model with given hyperparameters, and its outcome.
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "The objective: an error to
-    minimize".
-    """
-
-    hyperparameters: Hyperparameters
-    history: History
-    val_accuracy: Accuracy
-    n_params: int
-    net: nn.Module
-
-    @property
-    def val_error(self) -> float:
-        """The objective that tuning minimizes: the fraction of validation images misread."""
-        return self.val_accuracy.error
-
-    @property
-    def seconds(self) -> float:
-        return self.history.seconds
-
-
-def train_small_cnn(
-    data: Dataset,
-    *,
-    progress: bool = True,
-    on_epoch: Callable[[int, History], bool | None] | None = None,
-    **hyperparameters,
-) -> Trial:
-    """Build a fresh SmallCNN with these hyperparameters (names and defaults:
-    :class:`Hyperparameters`), train it on ``data.train``, and score it on ``data.val``.
-
-    The one experiment behind notebook 01's trade-offs, its explorer, and notebook 02's search.
-    ``on_epoch`` is passed to ``fit`` (return True to stop early, as a pruner does).
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "The objective: an error to
-    minimize".
-    """
-    check_dataset("data", data)
-    hp = Hyperparameters.of(**hyperparameters)
-    net = create_model(
-        "small_cnn",
-        seed=hp.seed,
-        width=hp.width,
-        kernel_size=hp.kernel_size,
-        depth=hp.depth,
-        num_classes=data.num_classes,
-        in_channels=data.image_shape[0],
-    )
-    history = fit(
-        net,
-        data.train,
-        data.val,
-        epochs=hp.epochs,
-        lr=hp.lr,
-        batch_size=hp.batch_size,
-        optimizer=hp.optimizer,
-        seed=hp.seed,
-        progress=progress,
-        desc=f"lr={hp.lr:g} bs={hp.batch_size} k={hp.kernel_size} w={hp.width}",
-        on_epoch=on_epoch,
-    )
-    return Trial(hp, history, evaluate(net, data.val), count_parameters(net), net)

@@ -4,6 +4,9 @@ Introduced in notebooks/00_welcome.ipynb. ``labkit zoo build`` retrains every
 model reproducibly and rewrites data/zoo/manifest.json; ``load_pretrained(name)``
 checks the file's sha256 against the manifest and loads it with
 ``torch.load(weights_only=True)`` (no arbitrary code runs while loading).
+
+Used by: `labkit zoo build` and `labkit zoo verify` (labkit/cli.py), and
+``labkit.load_pretrained`` in every notebook.
 """
 
 from __future__ import annotations
@@ -42,17 +45,11 @@ MANIFEST = "manifest.json"
 
 
 class ZooError(RuntimeError):
-    """A checkpoint is missing, altered, or unknown; the message names the fix.
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """A checkpoint is missing, altered, or unknown; the message names the fix."""
 
 
 def zoo_dir() -> Path:
-    """Where the checkpoints and their manifest live (data/zoo).
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """Where the checkpoints and their manifest live (data/zoo)."""
     return data_dir() / "zoo"
 
 
@@ -67,10 +64,7 @@ def recipe(name: str = "baseline") -> dict:
 
 
 def sha256_of(path: Path) -> str:
-    """The SHA-256 fingerprint of a file, as the manifest stores it.
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """The SHA-256 fingerprint of a file, as the manifest stores it."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -79,10 +73,7 @@ def sha256_of(path: Path) -> str:
 
 
 def read_manifest(root: Path | None = None) -> dict:
-    """The zoo's manifest: every checkpoint's file, fingerprint, recipe and accuracy.
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """The zoo's manifest: every checkpoint's file, fingerprint, recipe and accuracy."""
     path = Path(root or zoo_dir()) / MANIFEST
     fix = "Restore it with `git checkout data/zoo` or rebuild the zoo with `labkit zoo build`."
     if not path.exists():
@@ -156,10 +147,7 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
 
 
 def verify(name: str, root: Path | None = None) -> Path:
-    """Return the checkpoint's path if it exists and matches its manifest sha256.
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo".
-    """
+    """Return the checkpoint's path if it exists and matches its manifest sha256."""
     root = Path(root or zoo_dir())
     manifest = read_manifest(root)
     check_choice("name", name, manifest["models"])

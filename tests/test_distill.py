@@ -127,8 +127,12 @@ def test_other_bad_inputs_get_clear_errors():
         D.train_student(SmallCNN(width=2), train, torch.randn(10, 10), epochs=1)
     with pytest.raises(TypeError, match="teacher"):
         D.teacher_logits("baseline", train)
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(TypeError, match="steps"):
         C.compress(SmallCNN(), "factorised")
+    with pytest.raises(ValueError, match="order"):
+        C.compress(SmallCNN(), [C.QuantizeAware(4), C.Prune(0.5)])
+    with pytest.raises(ValueError, match="sparsity"):
+        C.Prune(1.5)
     with pytest.raises(ValueError, match="no gap"):
         D.gap_recovered(99.0, 99.0, 99.5)
 
@@ -153,17 +157,17 @@ def test_compressed_students_stay_compressed_while_they_learn():
     teacher = load_pretrained("baseline").eval()
     train = data.train.subset(128)
     targets = D.teacher_logits(teacher, train)
-    assert set(C.COMPRESSIONS) >= {"pruned", "qat"}
-    pruned = C.compress(teacher, "pruned")
+    assert set(DT.COMPRESSIONS) >= {"pruned", "qat"}
+    pruned = C.compress(teacher, DT.COMPRESSIONS["pruned"][0])
     D.train_student(
         pruned.net, train, targets, epochs=1, seed=0, after_step=pruned.after_step, progress=False
     )
-    weights = [m.weight for m in weight_layers(pruned.finish(pruned.net)).values()]
+    weights = [m.weight for m in weight_layers(pruned.finish()).values()]
     zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
     assert zeros >= 0.89
-    qat = C.compress(teacher, "qat")
+    qat = C.compress(teacher, DT.COMPRESSIONS["qat"][0])
     D.train_student(qat.net, train, targets, epochs=1, seed=0, progress=False)
-    net = qat.finish(qat.net)
+    net = qat.finish()
     for w in (m.weight for m in weight_layers(net).values()):
         assert max(len(torch.unique(row)) for row in w.reshape(len(w), -1)) <= 4  # 2 bits
     assert sum(p.numel() for p in teacher.parameters()) > 0  # the teacher itself is untouched
@@ -198,11 +202,11 @@ def test_the_build_time_has_one_source_the_stored_table():
 
 def test_the_factorized_student_is_a_smaller_copy_of_the_teacher():
     teacher = load_pretrained("baseline").eval()
-    model = C.compress(teacher, "factorized")
+    model = C.compress(teacher, DT.COMPRESSIONS["factorized"][0])
     assert sum(p.numel() for p in teacher.parameters()) > 3 * sum(
         p.numel() for p in model.net.parameters()
     )
-    assert model.after_step is None and model.finish(model.net) is model.net
+    assert model.after_step is None and model.finish() is model.net
 
 
 def test_the_gain_grid_writes_every_value_and_frames_the_resolvable_cells():

@@ -189,10 +189,27 @@ def _public_definitions():
                 )
 
 
-def test_every_public_function_names_its_lesson_or_its_user():
+def _module_doc(path: Path) -> str:
+    import ast
+
+    return " ".join((ast.get_docstring(ast.parse(path.read_text())) or "").split())
+
+
+def _notebook_source(notebook: str) -> str:
+    return (ROOT / "notebooks" / "src" / notebook.replace(".ipynb", ".py")).read_text()
+
+
+def test_every_public_definition_points_back_to_where_it_is_used_and_the_pointer_is_true():
+    """A public definition names the notebook section that teaches it, and that notebook really
+    uses it; or its module says once, in its docstring, who uses it ("Used by: ..."). No
+    definition carries a "Used by:" line of its own (one sentence per module, not stamped)."""
     headings = {p.name: _headings(p) for p in NOTEBOOKS}
     problems = []
     for path, name, doc in _public_definitions():
+        if "Used by:" in doc:
+            problems.append(
+                f"{path}:{name} has its own 'Used by:' line; say it once, in the module"
+            )
         found = LESSON.search(doc)
         if found:
             notebook, section = found.groups()
@@ -200,9 +217,75 @@ def test_every_public_function_names_its_lesson_or_its_user():
                 problems.append(
                     f"{path}:{name} points to a missing section: {notebook} / {section}"
                 )
-        elif "Used by:" not in doc:
-            problems.append(f"{path}:{name} names neither its lesson nor its user")
+            elif not re.search(rf"\b{re.escape(name)}\b", _notebook_source(notebook)):
+                problems.append(f"{path}:{name} points to {notebook}, which never uses it")
+        elif "Used by:" not in _module_doc(ROOT / path):
+            problems.append(f"{path}:{name} names no lesson, and its module names no user")
     assert not problems, "\n".join(problems)
+
+
+USED_BY = re.compile(r"Used by:(.*?)(?:\.\s|\.$|$)")
+
+
+def test_a_modules_used_by_sentence_names_modules_that_really_use_it():
+    problems = []
+    for path in sorted(LABKIT.rglob("*.py")):
+        found = USED_BY.search(_module_doc(path))
+        if not found:
+            continue
+        dotted = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        users = re.sub(r"``[^`]*``|`[^`]*`", "", found.group(1))  # code names, not modules
+        for user in re.findall(r"(?:labkit|tests|tools)[./][\w./]*\w", users):
+            file = ROOT / (user if user.endswith(".py") else user.replace(".", "/") + ".py")
+            if not file.exists():
+                file = file.with_suffix("") / "__init__.py"
+            if not file.exists():
+                problems.append(f"{path.relative_to(ROOT)} names {user}, which does not exist")
+                continue
+            text = file.read_text()
+            parent, _, leaf = dotted.rpartition(".")
+            if (
+                file.resolve() != path.resolve()
+                and dotted not in text
+                and (f"from {parent} import" not in text or not re.search(rf"\b{leaf}\b", text))
+            ):
+                problems.append(f"{path.relative_to(ROOT)} names {user}, which never imports it")
+    assert not problems, "\n".join(problems)
+
+
+def test_from_scratch_code_is_shown_where_it_is_taught():
+    """A definition whose docstring says "From scratch" is printed in its lesson's notebook with
+    labkit.show_source, so the learner reads the code that runs."""
+    problems = []
+    for path, name, doc in _public_definitions():
+        found = LESSON.search(doc)
+        claim = LESSON.sub("", doc).lower()  # a section may be called "..., from scratch"
+        if "from scratch" in claim and found:
+            source = _notebook_source(found.group(1))
+            if not re.search(rf"show_source\([\w.]*\b{re.escape(name)}\)", source):
+                problems.append(
+                    f"{path}:{name} is from scratch but {found.group(1)} never shows it"
+                )
+        elif "from scratch" in claim:
+            problems.append(f"{path}:{name} says 'from scratch' but names no lesson to show it in")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_public_method_has_a_docstring():
+    import ast
+
+    missing = []
+    for path in sorted(LABKIT.rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                for item in node.body:
+                    if (
+                        isinstance(item, ast.FunctionDef)
+                        and not item.name.startswith("_")
+                        and not ast.get_docstring(item)
+                    ):
+                        missing.append(f"{path.relative_to(ROOT)}:{node.name}.{item.name}")
+    assert not missing, "public methods without a docstring:\n" + "\n".join(missing)
 
 
 def test_modules_stay_readable_in_a_sitting():
@@ -251,6 +334,65 @@ def test_labkit_has_no_import_cycle():
     for module in graph:
         if module not in state:
             visit(module, [])
+
+
+TOOLING = {"labkit.cli", "labkit.nbrun", "labkit.lessons"}  # the command, notebooks, discovery
+COMBINERS = {"labkit.compress": 6.5}  # composes 03, 04 and 06; composed by 07 and 08
+
+
+def _layer(module: str, numbers: dict[str, int]) -> tuple[str, float]:
+    """(layer, syllabus place) of a labkit module."""
+    parts = module.split(".")
+    if module in TOOLING:
+        return "tooling", 99
+    if module in COMBINERS:
+        return "lesson", COMBINERS[module]
+    if len(parts) > 1 and parts[1] in numbers:
+        return "lesson", numbers[parts[1]]
+    if len(parts) > 1 and parts[1] == "bench":
+        return "harness", 0
+    if len(parts) > 1 and parts[1] == "exercises":
+        return "exercises", 50
+    return "core", 0
+
+
+def test_the_layers_hold_core_lessons_harness_exercises_tooling():
+    """The shared core never imports a lesson; a lesson imports the core and earlier lessons
+    (and only its benchmark imports the benchmark harness); nothing but tooling imports
+    tooling."""
+    from labkit.lessons import lessons
+
+    numbers = {lesson.name: lesson.number for lesson in lessons()}
+    broken = []
+    for module, deps in _internal_imports().items():
+        layer, place = _layer(module, numbers)
+        for dep in deps:
+            dep_layer, dep_place = _layer(dep, numbers)
+            same_package = module.split(".")[:2] == dep.split(".")[:2]
+            allowed = {
+                "core": dep_layer == "core",
+                "harness": dep_layer in ("core", "harness"),
+                "lesson": dep_layer == "core"
+                or (dep_layer == "lesson" and (same_package or dep_place < place))
+                or (dep_layer == "harness" and module.endswith(".bench")),
+                "exercises": dep_layer != "tooling",
+                "tooling": True,
+            }[layer]
+            if not allowed:
+                broken.append(f"{module} ({layer}) imports {dep} ({dep_layer})")
+    assert not broken, "\n".join(broken)
+
+
+def test_import_labkit_loads_the_shared_core_only():
+    code = "import labkit, sys; print(' '.join(m for m in sys.modules if m.startswith('labkit')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    from labkit.lessons import lessons
+
+    numbers = {lesson.name: lesson.number for lesson in lessons()}
+    loaded = done.stdout.split()
+    assert [m for m in loaded if _layer(m, numbers)[0] != "core"] == [], loaded
+    assert len(loaded) <= 20, f"import labkit loads {len(loaded)} modules: {loaded}"
 
 
 def test_labkit_imports_its_own_modules_at_the_top():

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labkit.models import create_model
-from labkit.train import Accuracy, accuracy_interval, evaluate, fit, train_small_cnn
+from labkit.train import Accuracy, accuracy_interval, evaluate, fit
+from labkit.trial import train_small_cnn
 
 Z = 1.959963984540054
 

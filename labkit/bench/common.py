@@ -2,6 +2,8 @@
 latency rows, and the table printed from a result of any technique.
 
 Used by ``labkit bench ...`` (labkit/bench/*.py); the schema is in labkit/bench/__init__.py.
+
+Used by: each lesson's benchmark (``labkit/<lesson>/bench.py``) and tests/test_bench.py.
 """
 
 from __future__ import annotations
@@ -41,27 +43,12 @@ UNITS = {
     "latency_ms": "milliseconds per call",
     "latency_ratio": "baseline time / method time, same execution mode (see mode)",
     "latency_ratio_range": "lowest and highest interleaved round",
-    "sparsity": "fraction of weights set to zero",
-    "channel_ratio": "fraction of each conv layer's output channels removed",
-    "memory_ratio": "method activation bytes / float32 activation bytes (saved for backward)",
-    "acc_drop_seeds": "percentage points, 95% t-interval over seeds of float32 minus method",
-    "skipped_steps": "training steps the float16 loss scaler skipped (inf/NaN gradients)",
-    "param_ratio": "baseline parameters / method parameters",
-    "mac_ratio": "baseline multiply-accumulates / method multiply-accumulates, one image",
-    "acc_ci": "percent, 95% t-interval of the mean accuracy over seeds",
-    "teacher_size_ratio": "teacher parameters / student parameters",
-    "gain_ci": "percentage points, 95% t-interval over seeds of distilled minus alone (paired)",
-    "gap_recovered": "(acc distilled - acc alone) / (acc teacher - acc alone), mean over seeds",
-    "gap_recovered_ci": "95% t-interval over seeds of gap_recovered",
-}
+}  # a benchmark adds the units of its own keys (its module's UNITS) through envelope()
 
 
 @dataclass
 class CourseFixture:
-    """The seeded digits, the zoo baseline, its test predictions, and the batches to time.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+    """The seeded digits, the zoo baseline, its test predictions, and the batches to time."""
 
     data: Dataset
     baseline: nn.Module
@@ -72,6 +59,7 @@ class CourseFixture:
 
     @property
     def baseline_accuracy(self) -> Accuracy:
+        """The baseline's accuracy on the test images, from its stored predictions."""
         return Accuracy(
             int((self.baseline_predictions == self.data.test.y).sum()), len(self.data.test)
         )
@@ -79,10 +67,7 @@ class CourseFixture:
 
 @functools.cache
 def course_fixture() -> CourseFixture:
-    """The same fixture for every benchmark, seeded: two runs print the same accuracies.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+    """The same fixture for every benchmark, seeded: two runs print the same accuracies."""
     seed_everything(0)
     data = load_digits()
     base = load_pretrained("baseline").eval()
@@ -93,20 +78,14 @@ def course_fixture() -> CourseFixture:
 
 
 def timm_model(name: str, image_size: int = 224) -> tuple[nn.Module, torch.Tensor]:
-    """A real-size timm model with random weights (built offline) and one image to time it on.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+    """A real-size timm model with random weights (built offline) and one image to time it on."""
     seed_everything(0)
     net = create_model(name, seed=0).eval()
     return net, torch.randn(1, 3, image_size, image_size)
 
 
 def machine() -> dict:
-    """The facts a reader needs to compare two results: CPU features, threads, versions.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+    """The facts a reader needs to compare two results: CPU features, threads, versions."""
     cpu = cpu_features()
     return {
         "cpu": cpu.summary(),
@@ -118,10 +97,7 @@ def machine() -> dict:
 
 
 def accuracy_fields(fixture: CourseFixture, net: nn.Module) -> dict:
-    """``acc`` (percent) and ``acc_drop_ci`` (paired interval, points) of a course model.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+    """``acc`` (percent) and ``acc_drop_ci`` (paired interval, points) of a course model."""
     predicted = predict(net, fixture.data.test)
     acc = Accuracy(int((predicted == fixture.data.test.y).sum()), len(fixture.data.test))
     cmp = paired_comparison(fixture.baseline_predictions, predicted, fixture.data.test.y)
@@ -135,10 +111,7 @@ def accuracy_fields(fixture: CourseFixture, net: nn.Module) -> dict:
 def latency_fields(
     timings: LatencyComparison, name: str, ref: str, prefix: str = "latency_ratio"
 ) -> dict:
-    """The ratio of ``ref``'s time to ``name``'s, median over rounds, and its range.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+    """The ratio of ``ref``'s time to ``name``'s, median over rounds, and its range."""
     ratio = timings.ratio(name, ref)
     return {
         prefix: round(ratio.median, 3),
@@ -149,60 +122,43 @@ def latency_fields(
 def time_side_by_side(
     models: Mapping[str, Callable], example: torch.Tensor, rounds: int = 7, runs: int = 20
 ) -> LatencyComparison:
-    """Every model timed in interleaved rounds on ``example`` (one process, one run).
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+    """Every model timed in interleaved rounds on ``example`` (one process, one run)."""
     return compare_latency(dict(models), example, rounds=rounds, runs=runs)
 
 
-def envelope(technique: str, baseline: dict, rows: list[dict], **extra) -> dict:
-    """The top level every benchmark's JSON shares.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+def envelope(
+    technique: str, baseline: dict, rows: list[dict], units: dict | None = None, **extra
+) -> dict:
+    """The top level every benchmark's JSON shares; ``units`` are the benchmark's own keys'."""
     return {
         "technique": technique,
         "schema": SCHEMA_VERSION,
         "machine": machine(),
-        "units": UNITS,
+        "units": {**UNITS, **(units or {})},
         **extra,
         "baseline": baseline,
         "rows": rows,
     }
 
 
-_COLUMNS = [  # (key, header, format) in the order a table shows them
-    ("model", "model", "{}"),
-    ("method", "method", "{}"),
-    ("sparsity", "sparsity", "{:.2f}"),
-    ("channel_ratio", "channels", "{:.2f}"),
-    ("bits", "bits", "{}"),
+COLUMNS = [  # (key, header, format) of the shared keys, in the order a table shows them
     ("acc", "acc %", "{:.2f}"),
     ("acc_drop_ci", "drop CI (pt)", "[{0[0]:+.2f}, {0[1]:+.2f}]"),
     ("size_ratio", "size x", "{:.2f}"),
-    ("param_ratio", "params x", "{:.2f}"),
-    ("mac_ratio", "MACs x", "{:.2f}"),
     ("mode", "mode", "{}"),
     ("batch", "batch", "{}"),
     ("latency_ratio", "speed x", "{:.2f}"),
     ("latency_ratio_range", "range", "{0[0]:.2f}-{0[1]:.2f}"),
     ("latency_ratio_batch1", "speed x (1 img)", "{:.2f}"),
-    ("memory_ratio", "memory x", "{:.2f}"),
-    ("median_evals_to_band", "evals to band", "{:.1f}"),
-    ("reached_band", "reached", "{:.0%}"),
-    ("reached_band_ci", "reached CI", "{0[0]:.0%}-{0[1]:.0%}"),
-    ("mean_fallbacks", "fallbacks/run", "{:.1f}"),
 ]
 
 
-def report(result: dict) -> str:
-    """A plain-text table of any benchmark's result: the columns its rows have, in one order.
-
-    Used by: `labkit bench <technique>` (labkit/bench/*.py).
-    """
+def report(result: dict, columns: list[tuple[str, str, str]] = ()) -> str:
+    """A plain-text table of any benchmark's result: model and method, then the benchmark's own
+    ``columns`` (its module's COLUMNS), then the shared ones, each where a row has it."""
     rows = result["rows"]
-    columns = [c for c in _COLUMNS if any(r.get(c[0]) is not None for r in rows)]
+    every = [("model", "model", "{}"), ("method", "method", "{}"), *columns, *COLUMNS]
+    columns = [c for c in every if any(r.get(c[0]) is not None for r in rows)]
 
     def cell(row: dict, key: str, fmt: str) -> str:
         value = row.get(key)

@@ -30,6 +30,8 @@ from labkit.distill.students import (
 )
 from labkit.distill.table import (
     BUILD_MINUTES,
+    COMMAND,
+    COMPRESSIONS,
     RECIPE,
     DistillTable,
     Gain,
@@ -45,6 +47,8 @@ NOTEBOOK = "07_knowledge_distillation"
 
 __all__ = [
     "BUILD_MINUTES",
+    "COMMAND",
+    "COMPRESSIONS",
     "DistillExplorer",
     "DistillTable",
     "Gain",

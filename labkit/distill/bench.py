@@ -16,6 +16,8 @@ stores 2-bit weights: ``bits``), ``gain_ci`` (distilled minus solo or alone, pai
 by seed, 95% interval, points), ``gap_recovered`` and ``gap_recovered_ci`` (compressed rows
 with the teacher), ``width``, ``n_train``, ``epochs``, ``temperature``, ``weight``. The JSON's
 top level adds ``live``: the live check.
+
+Used by: `labkit bench distill` and `make bench`.
 """
 
 from __future__ import annotations
@@ -41,14 +43,21 @@ def _ci(interval) -> list[float]:
 
 
 # No real-size rows: the sweeps are about training, which a model with random weights cannot show.
+UNITS = {
+    "acc_ci": "percent, 95% t-interval of the mean accuracy over seeds",
+    "teacher_size_ratio": "teacher parameters / student parameters",
+    "gain_ci": "percentage points, 95% t-interval over seeds of distilled minus alone (paired)",
+    "gap_recovered": "(acc distilled - acc alone) / (acc teacher - acc alone), mean over seeds",
+    "gap_recovered_ci": "95% t-interval over seeds of gap_recovered",
+    "param_ratio": "baseline parameters / method parameters",
+}
+COLUMNS = [("param_ratio", "params x", "{:.2f}")]
 OPTIONS = {"--quick": dict(action="store_true", help="a shorter live run on fewer images (tests)")}
 
 
 def run(progress: bool = False, quick: bool = False) -> dict:
     """Replay the stored sweeps and retrain one seed live (``quick``: a shorter live run on
     fewer images).
-
-    Used by: `labkit bench distill`.
     """
     table = DistillTable.load()
     fx = course_fixture()
@@ -137,4 +146,4 @@ def run(progress: bool = False, quick: bool = False) -> dict:
         "acc": round(fx.baseline_accuracy.percent, 2),
         "n_params": teacher_params,
     }
-    return envelope("distill", baseline, rows, live=live, table=table.meta)
+    return envelope("distill", baseline, rows, UNITS, live=live, table=table.meta)

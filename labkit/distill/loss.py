@@ -4,6 +4,8 @@ probabilities, both softened by a temperature T and scaled by T^2 so that its gr
 their size as T changes, mixed with the ordinary cross-entropy with the labels.
 
 Serves notebooks/07_knowledge_distillation.ipynb ("Soft targets", "The loss, from scratch").
+
+Used by: labkit.distill.students (the student loop).
 """
 
 from __future__ import annotations
@@ -22,17 +24,12 @@ WEIGHT = 0.5  # share of the distillation term; 1 - WEIGHT goes to the labels
 def check_temperature(temperature: float) -> float:
     """Return ``temperature`` if it is a finite number above 0 (1 leaves the probabilities as
     they are; above 1 softens them).
-
-    Used by: every public function of labkit.distill, to check its arguments.
     """
     return check_float("temperature", temperature, low=0, low_inclusive=False, high=1000)
 
 
 def check_weight(weight: float) -> float:
-    """Return ``weight`` if it lies in [0, 1]: 0 is labels only, 1 the teacher only.
-
-    Used by: every public function of labkit.distill, to check its arguments.
-    """
+    """Return ``weight`` if it lies in [0, 1]: 0 is labels only, 1 the teacher only."""
     return check_float("weight", weight, low=0, high=1)
 
 

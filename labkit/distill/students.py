@@ -1,33 +1,25 @@
-"""Knowledge distillation: a small student learns from a large teacher's softened outputs, alone
-or as the repair step after compression.
-
-The loss (Hinton, Vinyals and Dean, 2015) mixes two terms: the Kullback-Leibler divergence
-between the teacher's and the student's probabilities, both softened by a temperature T and
-scaled by T^2 so that its gradients keep their size as T changes, and the ordinary cross-entropy
-with the labels. ``distillation_loss`` writes it from scratch; ``reference_loss`` is the same
-formula with PyTorch's ``F.kl_div(..., reduction="batchmean")``, and a test compares them.
+"""Students: a small model learns from a large teacher's softened outputs, alone or as the
+repair step after compression (the loss itself is ``labkit.distill.loss``).
 
 The teacher's outputs are computed once, in eval mode (``teacher_logits``), and looked up by
-batch: a distilled epoch then costs what a plain epoch costs. ``labkit.train.fit`` passes its
-loss function the batch's images but not their positions, so the loop here
-(``train_student``) is a copy of fit's with one change: it hands the loss the teacher's logits
-for the batch. Solo and distilled students go through the same loop, with the same initial
-weights and the same batch order for a seed, so their accuracies can be compared seed by seed.
+batch: ``train_student`` runs the course's one loop, ``labkit.fit``, whose loss function gets
+the batch's positions in the training split, so a distilled epoch costs what a plain epoch
+costs. Solo and distilled students go through the same loop, with the same initial weights and
+the same batch order for a seed, so their accuracies can be compared seed by seed.
 
 Serves notebooks/07_knowledge_distillation.ipynb; the seed sweeps are in
-``labkit.distill_table``.
+``labkit.distill.table``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from labkit._validate import check_float, check_int, check_module, check_tensor
 from labkit.data import Split, check_split
@@ -39,7 +31,7 @@ from labkit.distill.loss import (
     distillation_loss,
 )
 from labkit.models import SmallCNN
-from labkit.train import History
+from labkit.train import History, fit
 
 
 @torch.no_grad()
@@ -89,13 +81,14 @@ def train_student(
     progress: bool = True,
     desc: str = "student",
 ) -> History:
-    """Train ``net`` on ``train``: with ``targets`` (the teacher's logits for every training
-    image, from :func:`teacher_logits`) on :func:`distillation_loss`, without them on the
-    labels alone; given the teacher itself, it runs the teacher on every batch (the costly way,
-    for comparison). Adam with a one-cycle learning-rate schedule (up to ``lr``, then down to
-    almost 0), so the last epoch's model is a settled one. ``seed`` fixes the batch order, as
-    in ``labkit.fit``; ``after_step(net)`` runs after every step (pruning keeps its masks
-    there). The model is left in eval mode.
+    """Train ``net`` on ``train`` with the course's one loop (``labkit.fit``): with ``targets``
+    (the teacher's logits for every training image, from :func:`teacher_logits`) on
+    :func:`distillation_loss`, the batch's targets looked up by its positions; without them on
+    the labels alone; given the teacher itself, it runs the teacher on every batch (the costly
+    way, for comparison; the teacher's mode is restored). Adam with a one-cycle learning-rate
+    schedule (up to ``lr``, then down to almost 0), so the last epoch's model is a settled one.
+    ``seed`` fixes the batch order, as in ``labkit.fit``; ``after_step(net)`` runs after every
+    step (pruning keeps its masks there). The model is left in eval mode.
 
     Lesson: notebooks/07_knowledge_distillation.ipynb, "Solo or distilled: the same student,
     seed by seed".
@@ -103,13 +96,14 @@ def train_student(
     check_module("net", net)
     check_split("train", train)
     T, weight = check_temperature(temperature), check_weight(weight)
-    epochs = check_int("epochs", epochs, min_value=1, max_value=1000)
-    lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(train))
-    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
-    live = isinstance(targets, nn.Module)
-    if live:
-        targets.eval()
+    loss_fn = None
+    if isinstance(targets, nn.Module):
+        teacher = targets
+
+        def loss_fn(logits, y, X, idx):  # the teacher runs on every batch, in eval mode
+            with torch.no_grad():
+                return distillation_loss(logits, teacher(X), y, T, weight)
+
     elif targets is not None:
         check_tensor("targets", targets, ndim=2, finite=True)
         if len(targets) != len(train):
@@ -123,39 +117,39 @@ def train_student(
                 f"teacher and student must have the same number of classes: the student has "
                 f"{classes}, the teacher {targets.shape[1]}"
             )
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    steps = epochs * -(-len(train) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    g = torch.Generator().manual_seed(seed)
-    history, start = History(), time.perf_counter()
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
-        net.train()
-        order, total, correct = torch.randperm(len(train), generator=g), 0.0, 0
-        for i in range(0, len(train), batch_size):
-            idx = order[i : i + batch_size]
-            logits = net(train.X[idx])
-            if targets is None:
-                loss = F.cross_entropy(logits, train.y[idx])
-            else:
-                if live:
-                    with torch.no_grad():
-                        wanted = targets(train.X[idx])
-                else:
-                    wanted = targets[idx]
-                loss = distillation_loss(logits, wanted, train.y[idx], T, weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            schedule.step()
-            if after_step is not None:
-                after_step(net)
-            total += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == train.y[idx]).sum())
-        history.train_loss.append(total / len(train))
-        history.train_acc.append(correct / len(train))
-    net.eval()
-    history.seconds = time.perf_counter() - start
-    return history
+
+        def loss_fn(logits, y, X, idx):  # the teacher's logits of these images, looked up
+            return distillation_loss(logits, targets[idx], y, T, weight)
+
+    with _eval_mode(targets if isinstance(targets, nn.Module) else None):
+        return fit(
+            net,
+            train,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            optimizer="adam",
+            schedule="onecycle",
+            seed=seed,
+            loss_fn=loss_fn,
+            after_step=after_step,
+            progress=progress,
+            desc=desc,
+        )
+
+
+@contextlib.contextmanager
+def _eval_mode(teacher: nn.Module | None):
+    """A live teacher runs in eval mode for the whole run; its own mode comes back after."""
+    if teacher is None:
+        yield
+        return
+    was_training = teacher.training
+    teacher.eval()
+    try:
+        yield
+    finally:
+        teacher.train(was_training)
 
 
 def time_epochs(

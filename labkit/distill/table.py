@@ -10,6 +10,9 @@ gain, summarized over seeds with ``labkit.seed_interval``.
 
 Serves notebooks/07_knowledge_distillation.ipynb ("Where distillation helps: the stored
 sweep", "Temperature and weight", "Distillation repairs compression").
+
+Used by: `labkit distill build-table`, and labkit.distill.bench and labkit.distill.widget, which
+replay it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from tqdm.auto import tqdm
 
 from labkit import store
 from labkit._validate import check_bool, check_choice, check_float, check_int
-from labkit.compress import COMPRESSIONS, compress
+from labkit.compress import Factorize, Prune, QuantizeAware, compress
 from labkit.data import load_digits
 from labkit.distill.students import student, teacher_logits, train_student
 from labkit.env import using_threads
+from labkit.factorize.ranks import COURSE_RANKS
 from labkit.measure import count_parameters
 from labkit.stats import SeedInterval, seed_interval
 from labkit.train import evaluate
@@ -46,16 +50,22 @@ RECIPE = dict(
     ),
     compressed=dict(n_train=300, epochs=3, lr=3e-3, weights=[0.5, 0.9]),
 )
+# The compressed students: name -> (the compression steps, what they do). A new kind of
+# compression is one more line here (labkit.compress has the steps).
+COMPRESSIONS = {
+    "pruned": ((Prune(0.9),), "90% of the weights removed (global magnitude), masks kept"),
+    "qat": ((QuantizeAware(2),), "2-bit weights, quantization-aware training"),
+    "factorized": (
+        (Factorize(COURSE_RANKS["tucker"], method="tucker"),),
+        "Tucker-2 factorized convolutions (notebook 06's ranks)",
+    ),
+}
 COMMAND = "labkit distill build-table"
 BUILD_MINUTES = 4  # meta.seconds of the stored table, in whole minutes rounded up (a test checks)
 
 
 def table_path() -> Path:
-    """Where the sweeps are kept: data/distill_table.json.
-
-    Lesson: notebooks/07_knowledge_distillation.ipynb, "Where distillation helps: the stored
-    sweep".
-    """
+    """Where the sweeps are kept: data/distill_table.json."""
     return store.table_path("distill_table.json")
 
 
@@ -74,9 +84,6 @@ def epochs_for(n_train: int) -> int:
 class Gain:
     """Solo against distilled for one setting: accuracies per seed (percent), their means,
     and the paired gain (distilled - solo, points) with its interval over seeds.
-
-    Lesson: notebooks/07_knowledge_distillation.ipynb, "Where distillation helps: the stored
-    sweep".
     """
 
     solo: list[float]
@@ -85,10 +92,12 @@ class Gain:
 
     @property
     def gain(self) -> SeedInterval:
+        """Distilled minus solo, seed by seed (paired), with its 95% interval over seeds."""
         return seed_interval([d - s for s, d in zip(self.solo, self.distilled, strict=True)])
 
     @property
     def verdict(self) -> str:
+        """The gain in words: helps, hurts, or not resolvable with these seeds."""
         g = self.gain
         if not g.excludes_zero:
             return "not resolvable with these seeds"
@@ -158,6 +167,7 @@ class DistillTable:
 
     # ------------------------------------------------------------------ temperature x weight
     def grid_default(self) -> tuple[float, float]:
+        """The first (temperature, weight) cell of the grid."""
         return self.record["grid"]["temperatures"][0], self.record["grid"]["weights"][0]
 
     def grid_cell(self, temperature: float, weight: float) -> Gain:
@@ -192,6 +202,7 @@ class DistillTable:
         )
 
     def methods(self) -> list[str]:
+        """The names of the stored compressed students."""
         return list(self.record["compressed"])
 
 
@@ -212,9 +223,6 @@ def build_table(
 ) -> DistillTable:
     """Train every run of the sweeps with one thread and write the table atomically
     (``labkit distill build-table``).
-
-    Lesson: notebooks/07_knowledge_distillation.ipynb, "Where distillation helps: the stored
-    sweep".
     """
     seeds = RECIPE["seeds"] if seeds is None else seeds
     if isinstance(seeds, str) or not isinstance(seeds, list | tuple) or not seeds:
@@ -282,10 +290,10 @@ def _build(seeds: list[int], progress: bool, path: Path) -> DistillTable:
     train = data.train.subset(c["n_train"])
     compressed = {}
     bar.total += len(COMPRESSIONS) * len(seeds) * (1 + len(c["weights"]))
-    for method, (_, what) in COMPRESSIONS.items():
+    for method, (steps, what) in COMPRESSIONS.items():
 
-        def tune(seed: int, weight: float | None, method: str = method) -> float:
-            model = compress(teacher, method)
+        def tune(seed: int, weight: float | None, steps=steps) -> float:
+            model = compress(teacher, steps)
             train_student(
                 model.net,
                 train,
@@ -299,10 +307,9 @@ def _build(seeds: list[int], progress: bool, path: Path) -> DistillTable:
                 progress=False,
             )
             bar.update()
-            return _acc(model.finish(model.net), data)
+            return _acc(model.finish(), data)
 
-        start_model = compress(teacher, method)
-        start_net = start_model.finish(start_model.net)
+        start_net = compress(teacher, steps).finish()
         compressed[method] = dict(
             what=what,
             n_params=_stored_parameters(method, start_net),

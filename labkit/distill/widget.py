@@ -38,6 +38,7 @@ class DistillExplorer(App):
         super().__init__([self.temperature, self.weight])
 
     def draw(self) -> None:
+        """Each seed's pair and the paired gain of the chosen cell, looked up in the table."""
         t, wt = self.temperature.value, self.weight.value
         result = self.table.grid_cell(t, wt)
         fig, ax = plt.subplots(figsize=(6.4, 3.2))

@@ -1,5 +1,5 @@
-"""Notebook 06, matrix factorization: low-rank layers and their formulas (lowrank); layers timed at
-candidate ranks and ranks chosen from measured times (ranks); the pictures and the rank
+"""Notebook 06, matrix factorization: low-rank layers and their formulas (lowrank); layers timed
+at candidate ranks and ranks chosen from measured times (ranks); the pictures and the rank
 explorer.
 
 Each module's public names are importable from here: ``from labkit.factorize import ...``.

@@ -14,6 +14,8 @@ under a budget of a quarter of those layers' parameters. Timed at batch 1, eager
 Technique-specific keys: ``param_ratio`` (baseline parameters / method parameters),
 ``mac_ratio`` (baseline multiply-accumulates / method's, one image), ``ranks`` (per layer),
 ``acc_before_finetune`` (course rows), ``finetune_epochs``.
+
+Used by: `labkit bench factorize` and `make bench`.
 """
 
 from __future__ import annotations
@@ -51,14 +53,17 @@ def _plain(ranks: dict) -> dict:
     return {name: list(r) if isinstance(r, tuple) else r for name, r in ranks.items()}
 
 
+UNITS = {
+    "param_ratio": "baseline parameters / method parameters",
+    "mac_ratio": "baseline multiply-accumulates / method multiply-accumulates, one image",
+}
+COLUMNS = [("param_ratio", "params x", "{:.2f}"), ("mac_ratio", "MACs x", "{:.2f}")]
 OPTIONS = MODEL_OPTIONS
 
 
 def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = False) -> dict:
     """Factorize the course model (and ``timm``; None skips it) and measure side by side.
     ``quick`` fine-tunes 1 epoch instead of 5 and times fewer rounds (for tests).
-
-    Used by: `labkit bench factorize`.
     """
     fx = course_fixture()
     base, data = fx.baseline, fx.data
@@ -111,7 +116,7 @@ def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = Fal
     }
     if timm:
         rows += _timm_rows(timm, progress, quick)
-    return envelope("factorize", baseline, rows, latency_batch=len(fx.example))
+    return envelope("factorize", baseline, rows, UNITS, latency_batch=len(fx.example))
 
 
 def _timm_rows(name: str, progress: bool, quick: bool) -> list[dict]:

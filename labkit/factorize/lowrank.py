@@ -16,6 +16,8 @@ Every function checks its arguments first (a rank of 0 or above what the matrix 
 kind that cannot be factorized, a weight that is neither 2-D nor 4-D) and names the argument.
 
 Lesson: notebooks/06_matrix_factorization.ipynb.
+
+Used by: labkit.factorize.ranks, labkit.factorize.widget and labkit.compress.
 """
 
 from __future__ import annotations
@@ -164,8 +166,6 @@ def method_matrix(weight: torch.Tensor, method: str) -> torch.Tensor:
 def max_rank(weight: torch.Tensor, method: str = "svd") -> Rank:
     """The largest rank ``method`` accepts for this weight: min(m, n) of its matrix, or
     (out, in) channels for Tucker-2.
-
-    Lesson: notebooks/06_matrix_factorization.ipynb, "Convolutions: the spatial split".
     """
     w = _check_weight(weight)
     check_choice("method", method, METHODS)
@@ -382,8 +382,6 @@ def factorize_model(net: nn.Module, ranks: dict[str, Rank], method: str = "svd")
 def energy_ranks(net: nn.Module, energy: float, method: str = "svd") -> dict[str, Rank]:
     """Per layer, the smallest rank keeping ``energy`` of the squared singular values of the
     matrix ``method`` cuts (for Tucker-2, one rank per channel mode).
-
-    Lesson: notebooks/06_matrix_factorization.ipynb, "Choosing ranks from measured times".
     """
     check_float("energy", energy, low=0, high=1, low_inclusive=False)
     check_choice("method", method, METHODS)

@@ -6,6 +6,8 @@ parameter budget (notebook 06 and ``labkit bench factorize``); and notebook 06's
 Fewer multiply-accumulates are not less time: two or three small products each pay fixed
 costs (a kernel launch, a pass over memory, Python per layer in eager mode), so a factorized
 layer is faster only below some rank, and that rank depends on the layer's size and the CPU.
+
+Used by: labkit.factorize.bench and labkit.factorize.probes.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ class RankOption:
     """One layer at one rank: its parameters and multiply-accumulates (from the formulas), the
     relative error of its kernel, the predicted speed-up (MACs of the original / MACs at this
     rank) and the measured one (median over interleaved rounds; ``None`` if not timed).
-
-    Lesson: notebooks/06_matrix_factorization.ipynb, "Does it pay on this CPU?".
     """
 
     rank: Rank

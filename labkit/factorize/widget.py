@@ -102,6 +102,7 @@ class RankCalculator(App):
         super().update()
 
     def draw(self) -> None:
+        """Parameters, MACs and kernel error of the chosen layer, method and rank."""
         layer, method, largest = self._largest()
         top = max(largest) if isinstance(largest, tuple) else largest
         chosen = min(self.rank.value, top)

@@ -2,7 +2,7 @@
 
 Each module's public names are importable from here: ``from labkit.hparams import ...``.
 The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported only when
-`labkit bench hparams` or `labkit reference record` runs them.
+`labkit reference record` runs them.
 """
 
 from labkit.hparams.parameters import (

@@ -1,5 +1,8 @@
 """Parameters: the learned tensors of a model, listed with their shapes and counts (notebook 01,
-"Parameters: what the model learned")."""
+"Parameters: what the model learned").
+
+Used by: notebook 01 (the printed table) and tests/test_hparams.py.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,7 @@ from labkit._validate import check_module
 
 
 def parameter_table(net: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
-    """(name, shape, count) for every learned tensor of ``net``, in order.
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Parameters: what the model learned".
-    """
+    """(name, shape, count) for every learned tensor of ``net``, in order."""
     check_module("net", net)
     return [(name, tuple(p.shape), p.numel()) for name, p in net.named_parameters()]
 

@@ -1,16 +1,19 @@
 """Parameters vs hyperparameters: the parameter table and the interactive explorer.
 
 Serves notebooks/01_parameters_vs_hyperparameters.ipynb.
+
+Used by: notebook 01, through ``explorer(data)``.
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from labkit.app import App
 from labkit.data import Dataset, check_dataset
 from labkit.plots import plot_curves
 from labkit.reference import reference_timing
-from labkit.train import Trial, train_small_cnn
+from labkit.trial import Trial, train_small_cnn
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
@@ -18,15 +21,13 @@ KERNEL_SIZES = [1, 3, 5, 7]
 EXPLORER_IMAGES = 1000  # training images per explorer run: a run takes seconds
 
 
-class Explorer:
+class Explorer(App):
     """A small app: choose hyperparameters, press Train, see the curves and the result.
 
     Each run trains a fresh SmallCNN on the first 1,000 training images, so it takes seconds;
     the last four runs stay on the plot. ``widget`` is the ipywidgets box to display (a
     notebook shows the Explorer itself); ``train()`` runs once with the current choices and
-    draws in the calling cell.
-
-    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Explore: all four at once".
+    draws in the calling cell; the button draws in the app's own output.
     """
 
     def __init__(self, data: Dataset) -> None:
@@ -45,22 +46,18 @@ class Explorer:
         self.kernel = w.Dropdown(
             options=KERNEL_SIZES, value=3, description="kernel size", style=style
         )
-        self.button = w.Button(description="Train", button_style="primary", icon="play")
-        self.output = w.Output()
         self.runs: dict[str, Trial] = {}
-        self.button.on_click(self._on_click)
-        self.widget = w.VBox(
-            [
-                w.HBox([self.lr, self.batch]),
-                w.HBox([self.epochs, self.kernel]),
-                self.button,
-                self.output,
-            ]
-        )
+        button = w.Button(description="Train", button_style="primary", icon="play")
+        super().__init__([[self.lr, self.batch], [self.epochs, self.kernel]], button, "Training...")
 
     def train(self) -> None:
-        """Train once with the chosen values, draw the last four runs, print the result (the
-        run is kept in ``runs``; nothing is returned, so a cell ending with it shows no more)."""
+        """Train once with the chosen values and draw here, in the calling cell (the run is kept
+        in ``runs``; nothing is returned, so a cell ending with it shows no more)."""
+        self.draw()
+        plt.show()
+
+    def draw(self) -> None:
+        """Train once with the chosen values; draw the last four runs; print the result."""
         trial = train_small_cnn(
             self.data,
             lr=self.lr.value,
@@ -78,26 +75,12 @@ class Explorer:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
         plot_curves(last, "train_loss", ax=axes[0], title="training loss (last 4 runs)")
         plot_curves(last, "val_acc", ax=axes[1], title="validation accuracy")
-        plt.show()
+        self.state = {"label": label, "val_accuracy": trial.val_accuracy.value}
         print(
             f"{label}: validation {trial.val_accuracy}; {trial.n_params:,} parameters; "
             f"{trial.seconds:.1f} s"
         )
         print(reference_timing("01.explorer_run_s", trial.seconds))
-
-    def _on_click(self, _button) -> None:
-        self.button.disabled, self.button.description = True, "Training..."
-        try:
-            with self.output:
-                self.output.clear_output(wait=True)
-                self.train()
-        finally:
-            self.button.disabled, self.button.description = False, "Train"
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
 
 def explorer(data: Dataset) -> Explorer:

@@ -1,5 +1,7 @@
-"""Notebook 05, mixed precision: float formats bit by bit, autocast, loss scaling (formats); three
-precisions trained side by side, step times, memory (training); the pictures and the app.
+"""Notebook 05, mixed precision: float formats bit by bit, autocast, loss scaling (formats);
+three precisions trained side by side, step times, memory (training); the pictures and the app.
+The precision switch itself (autocast_for, make_scaler, train_step) is the one training loop's,
+in labkit.train, and is importable from here too.
 
 Each module's public names are importable from here: ``from labkit.precision import ...``.
 The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported only when
@@ -8,21 +10,18 @@ The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported 
 
 from labkit.precision.formats import (
     FORMATS,
-    PRECISIONS,
     DynamicScaler,
     FormatInfo,
     OpRecord,
     activation_gradients,
     autocast_ops,
     bit_fields,
-    check_autocast_device,
     check_autocast_dtype,
     check_dtype,
     decode,
     dtype_name,
     fate_in,
     format_info,
-    round_grads_through,
     round_trip_error,
     running_sum,
 )
@@ -31,28 +30,30 @@ from labkit.precision.plots import (
     plot_number_line,
 )
 from labkit.precision.training import (
-    AUTOCAST_DTYPE,
     ScalerLog,
     SideBySide,
     activation_bytes,
-    autocast_for,
     compute_bound_mlp,
-    make_scaler,
     recorded_gpu_figures,
     scaler_run,
     step_speedup,
     time_training_steps,
     train_side_by_side,
-    training_step,
 )
 from labkit.precision.widget import (
     ScaleExplorer,
+)
+from labkit.train import (
+    PRECISIONS,
+    autocast_for,
+    check_autocast_device,
+    make_scaler,
+    train_step,
 )
 
 NOTEBOOK = "05_mixed_precision"
 
 __all__ = [
-    "AUTOCAST_DTYPE",
     "DynamicScaler",
     "FORMATS",
     "FormatInfo",
@@ -78,12 +79,11 @@ __all__ = [
     "plot_fractions",
     "plot_number_line",
     "recorded_gpu_figures",
-    "round_grads_through",
     "round_trip_error",
     "running_sum",
     "scaler_run",
     "step_speedup",
     "time_training_steps",
     "train_side_by_side",
-    "training_step",
+    "train_step",
 ]

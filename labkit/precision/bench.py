@@ -16,6 +16,8 @@ rows are measured there too (``device`` says where each row ran).
 
 Technique-specific keys: ``device``, ``memory_ratio``, ``acc_drop_seeds``, ``skipped_steps``
 (steps the float16 scaler skipped).
+
+Used by: `labkit bench precision` and `make bench`.
 """
 
 from __future__ import annotations
@@ -26,22 +28,25 @@ from labkit.bench.common import MODEL_OPTIONS, course_fixture, envelope, timm_mo
 from labkit.env import get_device
 from labkit.hardware import bf16_expectation
 from labkit.models import create_model
-from labkit.precision.formats import PRECISIONS
 from labkit.precision.training import activation_bytes, time_training_steps, train_side_by_side
 from labkit.stats import paired_comparison, seed_interval
-from labkit.train import Accuracy, predict
+from labkit.train import PRECISIONS, Accuracy, predict
 
 SIDE_BY_SIDE_BATCH = 64
 MEMORY_BATCH = 256
 
+UNITS = {
+    "memory_ratio": "method activation bytes / float32 activation bytes (saved for backward)",
+    "acc_drop_seeds": "percentage points, 95% t-interval over seeds of float32 minus method",
+    "skipped_steps": "training steps the float16 loss scaler skipped (inf/NaN gradients)",
+}
+COLUMNS = [("memory_ratio", "memory x", "{:.2f}")]
 OPTIONS = MODEL_OPTIONS
 
 
 def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = False) -> dict:
     """Train the course model in three precisions side by side and time a timm model's training
     steps (None skips it). ``quick``: one epoch, one seed, fewer timed steps (for tests).
-
-    Used by: `labkit bench precision`.
     """
     fx = course_fixture()
     test = fx.data.test
@@ -103,7 +108,7 @@ def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = Fal
         "acc": rows[0]["acc"],
         "activation_bytes": memory["float32"],
     }
-    return envelope("precision", baseline, rows, expectation=bf16_expectation())
+    return envelope("precision", baseline, rows, UNITS, expectation=bf16_expectation())
 
 
 def _timm_rows(name: str, device: torch.device, quick: bool, batch: int = 4) -> list[dict]:

@@ -3,36 +3,36 @@ autocast runs in 16 bits (read from running code), and loss scaling, with a dyna
 written from scratch and checked against ``torch.amp.GradScaler``.
 
 Serves notebooks/05_mixed_precision.ipynb. Training side by side in three precisions, timing
-training steps and the GPU figures are plumbing, in ``labkit.amp``; the benchmark is
-``labkit bench precision`` (labkit/bench/precision.py).
+training steps and the GPU figures are in ``labkit.precision.training``; the benchmark is
+``labkit bench precision`` (labkit/precision/bench.py).
 
 Words used below: a *format* is float32, float16 or bfloat16 (``FORMATS``); a *precision* of
 training is ``"float32"``, ``"bfloat16"`` (autocast) or ``"float16_scaled"`` (float16
-autocast with a loss scaler: ``PRECISIONS``). A value *underflows* (is flushed to zero) when
-it is too small for the format, and *overflows* (becomes infinite) when it is too large.
+autocast with a loss scaler: ``labkit.train.PRECISIONS``). A value *underflows* (is flushed to
+zero) when it is too small for the format, and *overflows* (becomes infinite) when it is too
+large.
+
+Used by: labkit.precision.training and labkit.precision.widget.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from labkit._validate import check_float, check_int, check_tensor
+from labkit._validate import check_bool, check_float, check_int, check_tensor
+from labkit.train import check_autocast_device
 
 FORMATS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-PRECISIONS = ("float32", "bfloat16", "float16_scaled")
 _INT_VIEW = {32: torch.int32, 16: torch.int16}
 
 
 def check_dtype(name: str, value: object) -> torch.dtype:
-    """``value`` as one of the three float formats: a torch dtype or its name ("bfloat16").
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Number formats, bit by bit".
-    """
+    """``value`` as one of the three float formats: a torch dtype or its name ("bfloat16")."""
     if isinstance(value, str) and value in FORMATS:
         return FORMATS[value]
     if isinstance(value, torch.dtype) and value in FORMATS.values():
@@ -42,42 +42,8 @@ def check_dtype(name: str, value: object) -> torch.dtype:
     )
 
 
-def check_autocast_device(name: str, value: object) -> str:
-    """The device type (``"cpu"``, ``"cuda"``) of ``value`` if autocast supports it there.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Casting, and what autocast does".
-    """
-    try:
-        device = torch.device(value)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"argument '{name}' must be a device such as 'cpu', got {value!r}"
-        ) from None
-    if not torch.amp.is_autocast_available(device.type):
-        raise ValueError(
-            f"argument '{name}': autocast does not support the device type {device.type!r}; "
-            "use 'cpu' or 'cuda'"
-        )
-    if device.type != "cpu":
-        # Autocast on an absent device only warns and switches itself off: every operation
-        # would then run in float32, which is not what the caller asked to see.
-        backend = getattr(torch, device.type, None)
-        present = backend is not None and backend.is_available()
-        count = backend.device_count() if present and hasattr(backend, "device_count") else 1
-        if not present or (device.index is not None and device.index >= count):
-            raise ValueError(
-                f"argument '{name}': there is no {str(device)!r} device on this machine "
-                f"(autocast would be switched off); use 'cpu'"
-                + (" or 'cuda'" if device.type != "cuda" and torch.cuda.is_available() else "")
-            )
-    return device.type
-
-
 def check_autocast_dtype(name: str, value: object) -> torch.dtype:
-    """``value`` as one of the 16-bit formats autocast runs in: bfloat16 or float16.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Casting, and what autocast does".
-    """
+    """``value`` as one of the 16-bit formats autocast runs in: bfloat16 or float16."""
     dtype = check_dtype(name, value)
     if dtype == torch.float32:
         raise ValueError(
@@ -88,10 +54,7 @@ def check_autocast_dtype(name: str, value: object) -> torch.dtype:
 
 
 def dtype_name(dtype: torch.dtype) -> str:
-    """'bfloat16' for torch.bfloat16.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Number formats, bit by bit".
-    """
+    """'bfloat16' for torch.bfloat16."""
     return str(dtype).removeprefix("torch.")
 
 
@@ -103,8 +66,6 @@ class FormatInfo:
     """A float format's layout and range, read from ``torch.finfo``: the bits of exponent and
     mantissa, the largest number, the smallest normal and subnormal numbers, and ``eps``, the
     step from 1.0 to the next number.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Number formats, bit by bit".
     """
 
     name: str
@@ -230,10 +191,7 @@ def fate_in(values: torch.Tensor, dtype: torch.dtype | str, scale: float = 1.0) 
 
 @dataclass(frozen=True)
 class OpRecord:
-    """One operation as it ran: its name, the float dtypes of its inputs, and of its output.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Casting, and what autocast does".
-    """
+    """One operation as it ran: its name, the float dtypes of its inputs, and of its output."""
 
     op: str
     inputs: tuple[str, ...]
@@ -286,10 +244,14 @@ def autocast_ops(
 
 
 class DynamicScaler:
-    """A dynamic loss scaler from scratch: multiply the loss by ``scale`` before backward;
-    before the optimizer step, divide the gradients by it and look for inf/NaN. Found: skip
-    the step and multiply the scale by ``backoff_factor``. Not found: step, and after
-    ``growth_interval`` good steps in a row, multiply the scale by ``growth_factor``.
+    """A dynamic loss scaler from scratch, with the methods of ``torch.amp.GradScaler``, so
+    that the course's training loop runs with either: ``scale(loss)`` multiplies the loss by the
+    current scale before backward; ``step(optimizer)`` divides the gradients by it, looks for
+    inf/NaN and steps only if there is none; ``update()`` then applies the rule. An overflow
+    multiplies the scale by ``backoff_factor`` and restarts the count of good steps; after
+    ``growth_interval`` good steps in a row, the scale is multiplied by ``growth_factor``,
+    unless that would take it past the largest float32 (the scale is a float32 number, as in
+    PyTorch), and the count restarts.
 
     Lesson: notebooks/05_mixed_precision.ipynb, "Loss scaling, from scratch".
     """
@@ -301,7 +263,7 @@ class DynamicScaler:
         backoff_factor: float = 0.5,
         growth_interval: int = 2000,
     ) -> None:
-        self.scale = check_float("init_scale", init_scale, low=0, low_inclusive=False)
+        self._scale = check_float("init_scale", init_scale, low=0, low_inclusive=False)
         self.growth_factor = check_float("growth_factor", growth_factor, low=1, low_inclusive=False)
         self.backoff_factor = check_float(
             "backoff_factor",
@@ -313,35 +275,56 @@ class DynamicScaler:
         )
         self.growth_interval = check_int("growth_interval", growth_interval, min_value=1)
         self.good_steps = 0  # finite steps since the scale last changed
+        self._found_inf: bool | None = None  # what the last unscale_ found, until update()
 
-    def unscale_(self, params: Iterable[torch.nn.Parameter]) -> bool:
-        """Divide every gradient by the scale, in place; True if any is inf or NaN."""
+    def get_scale(self) -> float:
+        """The scale the next backward pass will use."""
+        return self._scale
+
+    def scale(self, loss: torch.Tensor) -> torch.Tensor:
+        """The loss times the current scale: backward of this gives scaled gradients."""
+        return loss * self._scale
+
+    def unscale_(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Divide every gradient of the optimizer's parameters by the scale, in place; True if
+        any is inf or NaN (remembered for ``update``)."""
         found_inf = False
-        for p in params:
-            if p.grad is not None:
-                p.grad.mul_(1.0 / self.scale)
-                found_inf |= not bool(torch.isfinite(p.grad).all())
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad.mul_(1.0 / self._scale)
+                    found_inf |= not bool(torch.isfinite(p.grad).all())
+        self._found_inf = found_inf
         return found_inf
 
-    def update(self, found_inf: bool) -> None:
-        """The new scale after a step: halve on overflow, grow after enough good steps."""
-        if found_inf:
-            self.scale *= self.backoff_factor
-            self.good_steps = 0
-        else:
-            self.good_steps += 1
-            if self.good_steps == self.growth_interval:
-                self.scale *= self.growth_factor
-                self.good_steps = 0
-
     def step(self, optimizer: torch.optim.Optimizer) -> bool:
-        """Unscale, step unless a gradient overflowed, update the scale; True if it stepped."""
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        found_inf = self.unscale_(params)
-        if not found_inf:
+        """Unscale (unless ``unscale_`` already did), then step unless a gradient overflowed;
+        True if the optimizer stepped."""
+        if self._found_inf is None:
+            self.unscale_(optimizer)
+        if not self._found_inf:
             optimizer.step()
-        self.update(found_inf)
-        return not found_inf
+        return not self._found_inf
+
+    def update(self, found_inf: bool | None = None) -> None:
+        """The new scale after a step: back off on an overflow, grow after enough good steps.
+        ``found_inf`` defaults to what the last ``step`` found."""
+        if found_inf is None:
+            if self._found_inf is None:
+                raise RuntimeError("update() needs a step() first, or found_inf=True/False")
+            found_inf = self._found_inf
+        found_inf = check_bool("found_inf", found_inf)
+        self._found_inf = None
+        if found_inf:
+            self._scale *= self.backoff_factor
+            self.good_steps = 0
+            return
+        self.good_steps += 1
+        if self.good_steps == self.growth_interval:
+            grown = self._scale * self.growth_factor
+            if grown <= torch.finfo(torch.float32).max:  # float32 holds it: grow
+                self._scale = grown
+            self.good_steps = 0
 
 
 def activation_gradients(
@@ -381,15 +364,3 @@ def activation_gradients(
             for name, b in net.named_buffers():
                 b.copy_(buffers[name])
     return {name: g.detach() for name, g in zip(outputs, grads, strict=True)}
-
-
-def round_grads_through(net: torch.nn.Module, dtype: torch.dtype | str = torch.float16) -> None:
-    """Store every gradient of ``net`` in ``dtype`` and back (rounded, flushed to zero or
-    overflowed as that format would): float16 gradients, simulated at float32 speed.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Loss scaling, from scratch".
-    """
-    dtype = check_dtype("dtype", dtype)
-    for p in net.parameters():
-        if p.grad is not None:
-            p.grad = p.grad.to(dtype).to(p.dtype)

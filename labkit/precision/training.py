@@ -1,15 +1,18 @@
-"""Mixed-precision training plumbing for notebook 05 and ``labkit bench precision``: one training
-step in each precision, models trained side by side on the same batches, training steps timed
-in interleaved rounds, activation memory under autocast, the seeded loss-scaling run that
-compares two scalers, the GPU figures recorded in data/gpu_precision.json, and the pictures of
-notebook 05 (the number line of the formats, fractions per layer).
+"""Mixed-precision training for notebook 05 and ``labkit bench precision``: models trained side by
+side in three precisions on the same batches (the lock-step loop the notebook teaches),
+training steps timed in interleaved rounds, activation memory under autocast, the seeded
+loss-scaling run that compares two scalers, and the GPU figures recorded in
+data/gpu_precision.json.
 
-The lessons (formats, casting, autocast, the scaler from scratch) are in ``labkit.precision``.
+The lessons (formats, casting, autocast, the scaler from scratch) are in
+``labkit.precision.formats``; one training step in any precision is ``labkit.train.train_step``,
+the step of the course's one loop, ``labkit.fit``.
+
+Used by: labkit.precision.bench and labkit.precision.probes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import statistics
@@ -18,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -27,62 +29,8 @@ from labkit.data import Split, check_split, data_dir
 from labkit.env import using_threads
 from labkit.measure import Latency, LatencyComparison, Ratio, activation_memory
 from labkit.models import create_model
-from labkit.precision.formats import (
-    PRECISIONS,
-    DynamicScaler,
-    check_autocast_device,
-    round_grads_through,
-)
-
-AUTOCAST_DTYPE = {"bfloat16": torch.bfloat16, "float16_scaled": torch.float16}
-
-
-def autocast_for(precision: str, device: str | torch.device = "cpu"):
-    """The context a forward pass runs in for ``precision``: autocast to bfloat16 or float16,
-    or nothing for float32.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Mixed precision training".
-    """
-    check_choice("precision", precision, PRECISIONS)
-    device_type = check_autocast_device("device", device)
-    if precision == "float32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device_type, dtype=AUTOCAST_DTYPE[precision])
-
-
-def make_scaler(precision: str, device: str | torch.device = "cpu") -> torch.amp.GradScaler:
-    """PyTorch's loss scaler, switched on for float16 only (a disabled one passes through).
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Mixed precision training".
-    """
-    check_choice("precision", precision, PRECISIONS)
-    device_type = check_autocast_device("device", device)
-    return torch.amp.GradScaler(device_type, enabled=precision == "float16_scaled")
-
-
-def training_step(
-    net: nn.Module,
-    opt: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    precision: str,
-) -> bool:
-    """One training step in ``precision``, the standard recipe: forward under autocast, the
-    scaled loss backward, ``scaler.step`` (skips on inf/NaN), ``scaler.update``. True if the
-    optimizer stepped.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Mixed precision training".
-    """
-    device = next(net.parameters()).device
-    opt.zero_grad(set_to_none=True)
-    with autocast_for(precision, device):
-        loss = F.cross_entropy(net(X), y)
-    before = scaler.get_scale()
-    scaler.scale(loss).backward()
-    scaler.step(opt)
-    scaler.update()
-    return not scaler.get_scale() < before  # GradScaler halves its scale when it skips
+from labkit.precision.formats import DynamicScaler
+from labkit.train import PRECISIONS, autocast_for, fit, make_scaler, train_step
 
 
 def _sync(device: torch.device) -> None:
@@ -95,8 +43,6 @@ class SideBySide:
     """Models trained side by side from one initial model: each batch goes through every
     precision in turn, so that all see the same data in the same order and share the machine's
     slow moments. ``step_ms[precision]`` is the time of every step.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Mixed precision training".
     """
 
     nets: dict[str, nn.Module]
@@ -158,7 +104,7 @@ def train_side_by_side(
                 X, y = train.X[idx].to(device), train.y[idx].to(device)
                 for p in precisions:
                     t = time.perf_counter()
-                    stepped = training_step(result.nets[p], opts[p], scalers[p], X, y, p)
+                    stepped = train_step(result.nets[p], opts[p], scalers[p], X, y, p)[2]
                     _sync(device)
                     result.step_ms[p].append((time.perf_counter() - t) * 1000)
                     result.skipped[p] += not stepped
@@ -209,12 +155,12 @@ def _time_rounds(copies: dict, X: torch.Tensor, y: torch.Tensor, rounds: int, ru
     result = LatencyComparison({name: [] for name in copies})
     for _ in range(rounds):
         for name, (model, opt, scaler, precision) in copies.items():
-            training_step(model, opt, scaler, X, y, precision)
+            train_step(model, opt, scaler, X, y, precision)
             times = []
             for _ in range(runs):
                 _sync(X.device)
                 t = time.perf_counter()
-                training_step(model, opt, scaler, X, y, precision)
+                train_step(model, opt, scaler, X, y, precision)
                 _sync(X.device)
                 times.append((time.perf_counter() - t) * 1000)
             times.sort()
@@ -245,8 +191,6 @@ def compute_bound_mlp(
 def step_speedup(precision: str, rounds: int = 3, runs: int = 3, threads: int = 1) -> float:
     """The training-step speed-up of ``precision`` over float32 on :func:`compute_bound_mlp`,
     median over interleaved rounds, on one thread as notebook 05 times it.
-
-    Used by: labkit.expectations (the probe beside notebook 05's timing).
     """
     check_choice("precision", precision, PRECISIONS)
     net, X, y = compute_bound_mlp()
@@ -273,10 +217,7 @@ def activation_bytes(net: nn.Module, X: torch.Tensor, y: torch.Tensor, precision
 
 @dataclass(frozen=True)
 class ScalerLog:
-    """A loss-scaling run: the scale each step used, and the steps that were skipped.
-
-    Lesson: notebooks/05_mixed_precision.ipynb, "Loss scaling, from scratch".
-    """
+    """A loss-scaling run: the scale each step used, and the steps that were skipped."""
 
     scales: list[float]
     skipped: list[int]
@@ -290,9 +231,10 @@ def scaler_run(
     batch_size: int = 64,
     lr: float = 0.05,
 ) -> ScalerLog:
-    """Train a fresh course model (seeded) for ``steps`` SGD steps with float16 gradients
-    (float32 gradients rounded through float16) and a loss scaler, ours or PyTorch's, used the
-    same way. A step counts as skipped when it left every weight unchanged.
+    """Train a fresh course model (seeded) for ``steps`` steps in float16 (autocast) with a loss
+    scaler, ours or PyTorch's: ``labkit.fit(precision="float16_scaled", scaler=scaler)``, SGD,
+    so the same run with either scaler sees the same batches. Returns the scale each step used
+    and the steps the scaler skipped.
 
     Lesson: notebooks/05_mixed_precision.ipynb, "Loss scaling, from scratch".
     """
@@ -306,26 +248,20 @@ def scaler_run(
     batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(train))
     lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
     net = create_model("small_cnn", seed=check_int("seed", seed, min_value=0))
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    scales, skipped = [], []
-    for step in range(steps):
-        idx = torch.randint(len(train), (batch_size,), generator=g)
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(train.X[idx]), train.y[idx])
-        ours = isinstance(scaler, DynamicScaler)
-        scales.append(scaler.scale if ours else scaler.get_scale())
-        (loss * scales[-1] if ours else scaler.scale(loss)).backward()
-        round_grads_through(net, torch.float16)
-        before = torch.cat([p.detach().flatten() for p in net.parameters()])
-        if ours:
-            scaler.step(opt)
-        else:
-            scaler.step(opt)
-            scaler.update()
-        if torch.equal(before, torch.cat([p.detach().flatten() for p in net.parameters()])):
-            skipped.append(step)
-    return ScalerLog(scales, skipped)
+    history = fit(
+        net,
+        train,
+        epochs=-(-steps * batch_size // len(train)),
+        lr=lr,
+        batch_size=batch_size,
+        optimizer="sgd",
+        precision="float16_scaled",
+        scaler=scaler,
+        seed=seed,
+        max_steps=steps,
+        progress=False,
+    )
+    return ScalerLog(history.scales, history.skipped)
 
 
 # --------------------------------------------------------------------------- the GPU

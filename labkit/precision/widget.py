@@ -50,6 +50,7 @@ class ScaleExplorer(App):
         super().__init__([self.log2_scale])
 
     def draw(self) -> None:
+        """The gradients times the chosen scale on float16's line; what underflows, overflows."""
         scale = 2.0**self.log2_scale.value
         fates = {name: fate_in(g, "float16", scale) for name, g in self.grads.items()}
         info = format_info("float16")

@@ -1,5 +1,5 @@
-"""Notebook 03, pruning: magnitude masks, neurons and channels, sensitivity, fine-tuning with masks
-kept, sparse storage, and the app.
+"""Notebook 03, pruning: magnitude masks, neurons and channels, sensitivity, fine-tuning with
+masks kept, sparse storage, and the app.
 
 Each module's public names are importable from here: ``from labkit.prune import ...``.
 The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported only when

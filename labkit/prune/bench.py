@@ -14,6 +14,8 @@ sparsity and with half its channels removed, timed at batch 1.
 A compiled row is written only when torch.compile really compiled both sides: a model whose
 compilation produced no graph (for instance past torch.compile's recompile limit, where the
 model silently runs eagerly through the compiled wrapper) gets a ``note`` instead of a ratio.
+
+Used by: `labkit bench prune` and `make bench`.
 """
 
 from __future__ import annotations
@@ -48,14 +50,17 @@ CHANNEL_RATIOS = (0.3, 0.5, 0.7)
 SPARSE_FORMAT = "file: bitmap + kept values (labkit.prune.pack_sparse) vs the baseline's file"
 DENSE_FORMAT = "tensor bytes (labkit.measure.tensor_bytes)"
 
+UNITS = {
+    "sparsity": "fraction of weights set to zero",
+    "channel_ratio": "fraction of each conv layer's output channels removed",
+}
+COLUMNS = [("sparsity", "sparsity", "{:.2f}"), ("channel_ratio", "channels", "{:.2f}")]
 OPTIONS = MODEL_OPTIONS
 
 
 def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = False) -> dict:
     """Prune the course model and ``timm`` (None: skip) and measure everything side by side.
     ``quick`` runs one row of each kind with less fine-tuning (for tests).
-
-    Used by: `labkit bench prune`.
     """
     fx = course_fixture()
     base, data = fx.baseline, fx.data
@@ -119,7 +124,7 @@ def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = Fal
         "size_bytes": tensor_bytes(base),
         "file_bytes": file_bytes(base),
     }
-    return envelope("prune", baseline, rows, latency_batch=len(fx.example))
+    return envelope("prune", baseline, rows, UNITS, latency_batch=len(fx.example))
 
 
 def _name(row: dict) -> str:

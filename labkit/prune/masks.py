@@ -9,6 +9,8 @@ A *mask* is a bool tensor shaped like a weight: True keeps the entry, False prun
 A neuron (a conv filter, a row of a linear layer) is removed only when its output is zero:
 its weights *and* its bias. Batch norm after a conv would turn a zeroed filter into a constant
 map, so neuron pruning folds batch norm into the conv first (``labkit.models.fold_batchnorm``).
+
+Used by: labkit.prune.widget, labkit.prune.bench, labkit.prune.probes and labkit.compress.
 """
 
 from __future__ import annotations
@@ -110,8 +112,6 @@ def neuron_mask(layer: nn.Module, channel_ratio: float) -> torch.Tensor:
     """Prune the ``channel_ratio`` of the layer's output units (conv filters or linear rows)
     with the smallest L2 norm. The mask covers the weight only; :func:`zero_neurons` also
     zeroes the units' biases.
-
-    Lesson: notebooks/03_pruning.ipynb, "Neuron pruning: whole filters at once".
     """
     weight = _check_layer(layer)
     if getattr(layer, "transposed", False):
@@ -284,10 +284,7 @@ def pack_sparse(net: nn.Module) -> dict[str, object]:
 
 
 def unpack_sparse(packed: Mapping[str, object]) -> dict[str, torch.Tensor]:
-    """Back to a dense state dict (for load_state_dict): the inverse of ``pack_sparse``.
-
-    Lesson: notebooks/03_pruning.ipynb, "What the zeros really save".
-    """
+    """Back to a dense state dict (for load_state_dict): the inverse of ``pack_sparse``."""
     state = {}
     for key, value in packed.items():
         if isinstance(value, dict):

@@ -47,6 +47,7 @@ class SparsityExplorer(App):
         super().__init__([self.sparsity, self.method])
 
     def draw(self) -> None:
+        """One layer's mask; the accuracy and sparse size of the model pruned that much."""
         s = self.sparsity.value
         pruned = copy.deepcopy(self.net)
         if self.method.value == "global":

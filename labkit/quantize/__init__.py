@@ -1,6 +1,6 @@
-"""Notebook 04, quantization: the affine mapping, calibration and an integer-only layer (affine);
-below 8 bits (fewer_bits); 16-bit floats (float16); real int8 on the CPU (int8); the grid
-picture and the app.
+"""Notebook 04, quantization: the affine mapping, calibration and an integer-only layer
+(affine); below 8 bits (fewer_bits); 16-bit floats (float16); real int8 on the CPU (int8); the
+grid picture and the app.
 
 Each module's public names are importable from here: ``from labkit.quantize import ...``.
 The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported only when
@@ -62,8 +62,8 @@ __all__ = [
     "BitsExplorer",
     "CALIBRATION_METHODS",
     "FakeQuantWeight",
-    "LinearInGraph",
     "Int8Timing",
+    "LinearInGraph",
     "QParams",
     "add_fake_quant",
     "bake_fake_quant",

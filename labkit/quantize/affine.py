@@ -11,6 +11,8 @@ Words used below: ``bits`` is the width of the integer grid (8 for int8); a grid
 (good for weights, which sit around 0), *asymmetric* fits the grid to [min, max] (good for
 activations after ReLU, which are never negative); *per-channel* gives each output channel of
 a weight its own scale.
+
+Used by: labkit.quantize.fewer_bits, labkit.quantize.int8 and labkit.quantize.widget.
 """
 
 from __future__ import annotations
@@ -43,10 +45,7 @@ CALIBRATION_METHODS = ("minmax", "percentile", "mse")
 
 
 def qrange(bits: int = 8, signed: bool = True) -> tuple[int, int]:
-    """The integer grid: (-2^(b-1), 2^(b-1)-1) signed, (0, 2^b-1) unsigned.
-
-    Lesson: notebooks/04_quantization.ipynb, "The affine mapping: scale and zero point".
-    """
+    """The integer grid: (-2^(b-1), 2^(b-1)-1) signed, (0, 2^b-1) unsigned."""
     bits = check_bits(bits)
     check_bool("signed", signed)
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
@@ -67,6 +66,7 @@ class QParams:
 
     @property
     def bits(self) -> int:
+        """The width of the integer grid in bits (8 for int8)."""
         return int(math.log2(self.qmax - self.qmin + 1))
 
     def _shape_for(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,8 +253,6 @@ def calibration_range(
 def calibration_batches(calibration: torch.Tensor | Iterable[torch.Tensor]) -> list[torch.Tensor]:
     """Calibration images as a list of batches (a tensor is split into batches of 128); an
     empty set, or anything that is not images, gets a clear error.
-
-    Lesson: notebooks/04_quantization.ipynb, "Weights vs activations, and calibration".
     """
     if isinstance(calibration, str | bytes):
         raise TypeError("argument 'calibration' must be a tensor of images or batches of them")

@@ -13,6 +13,8 @@ compiled float32 at batch 1.
 Sizes compare like with like: every float32 size is the model with batch norm folded into its
 convolutions (``labkit.models.fold_batchnorm``), as the int8 graph has it; the 4-bit sizes
 count the folded model's tensors too.
+
+Used by: `labkit bench quantize` and `make bench`.
 """
 
 from __future__ import annotations
@@ -39,14 +41,14 @@ from labkit.quantize.int8 import ptq_int8
 
 NO_4BIT_KERNELS = "no 4-bit kernels on a CPU: it runs as float32, so no latency is reported"
 
+UNITS = {"bits": "bits per stored weight"}
+COLUMNS = [("bits", "bits", "{}")]
 OPTIONS = MODEL_OPTIONS
 
 
 def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = False) -> dict:
     """Quantize the course model (and ``timm``; None skips it) and measure side by side.
     ``quick`` skips QAT and the codebook (for tests).
-
-    Used by: `labkit bench quantize`.
     """
     fx = course_fixture()
     base = fx.baseline
@@ -103,7 +105,12 @@ def run(progress: bool = False, timm: str | None = "resnet18", quick: bool = Fal
     if timm:
         rows.append(_timm_row(timm, progress))
     return envelope(
-        "quantize", baseline, rows, expectation=int8_expectation(), latency_batch=len(fx.example)
+        "quantize",
+        baseline,
+        rows,
+        UNITS,
+        expectation=int8_expectation(),
+        latency_batch=len(fx.example),
     )
 
 

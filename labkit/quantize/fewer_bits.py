@@ -5,6 +5,8 @@ quantization; and the bytes of weights packed at any number of bits.
 Serves notebooks/04_quantization.ipynb ("The size arithmetic", "16 bits: float16 and
 bfloat16", "Below 8 bits: quantization-aware training" and "Codebook (k-means)
 quantization"); the grid arithmetic it builds on is ``labkit.quantize``.
+
+Used by: labkit.compress (quantization-aware training as a step) and labkit.quantize.widget.
 """
 
 from __future__ import annotations
@@ -43,15 +45,13 @@ class FakeQuantWeight(nn.Module):
         self.bits = check_bits(bits)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """The weight as the grid holds it; its gradient passes through the rounding unchanged."""
         wq = fake_quantize(w.detach(), qparams_for(w, self.bits, True, True, 0))
         return w + (wq - w).detach()
 
 
 def add_fake_quant(net: nn.Module, bits: int) -> nn.Module:
-    """Attach :class:`FakeQuantWeight` to every conv/linear weight of ``net`` (in place).
-
-    Lesson: notebooks/04_quantization.ipynb, "Below 8 bits: quantization-aware training".
-    """
+    """Attach :class:`FakeQuantWeight` to every conv/linear weight of ``net`` (in place)."""
     check_module("net", net)
     bits = check_bits(bits)
     for layer in _layers(net).values():
@@ -61,10 +61,7 @@ def add_fake_quant(net: nn.Module, bits: int) -> nn.Module:
 
 
 def bake_fake_quant(net: nn.Module) -> nn.Module:
-    """Replace each parametrized weight by its quantized value (in place).
-
-    Lesson: notebooks/04_quantization.ipynb, "Below 8 bits: quantization-aware training".
-    """
+    """Replace each parametrized weight by its quantized value (in place)."""
     for layer in _layers(net).values():
         if parametrize.is_parametrized(layer, "weight"):
             parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)

@@ -4,6 +4,8 @@ the converted graph holds inside.
 
 Notebook 04 teaches what these steps do ("Real int8 inference on the CPU"); compiling and the
 fallbacks where a machine cannot compile are in ``labkit.deploy``.
+
+Used by: labkit.quantize.bench and labkit.quantize.probes.
 """
 
 from __future__ import annotations
@@ -112,8 +114,6 @@ def _is_quantized(w: torch.Tensor) -> bool:
 class Int8Timing:
     """What :func:`time_float32_and_int8` measured: how each model ran (``float32`` and
     ``int8`` are :class:`Compiled`) and every row's latency, named by what really ran.
-
-    Lesson: notebooks/04_quantization.ipynb, "Latency, side by side".
     """
 
     float32: Compiled
@@ -223,8 +223,6 @@ class LinearInGraph:
     """A linear layer inside an int8 graph, as the graph ran it: the float input ``x``, the
     input's scale, zero point and integers ``x_q``, the int8 weight ``w_q`` with its scales
     (per output channel), the float bias and the layer's output ``y``.
-
-    Lesson: notebooks/04_quantization.ipynb, "The same layer inside PyTorch's int8 graph".
     """
 
     x: torch.Tensor

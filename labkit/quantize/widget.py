@@ -35,6 +35,7 @@ class BitsExplorer(App):
         super().__init__([self.bits, self.per_channel])
 
     def draw(self) -> None:
+        """One layer's weights on the chosen grid, the rounding error and the model's accuracy."""
         bits, per_channel = self.bits.value, self.per_channel.value
         w = weight_layers(self.net)[self.layer].weight.detach()
         qp = qparams_for(w, bits, symmetric=True, per_channel=per_channel, axis=0)

@@ -22,6 +22,7 @@ from labkit.search.strategies import (
 )
 from labkit.search.table import (
     BUILD_MINUTES,
+    COMMAND,
     TABLE_RECIPE,
     NoiseBand,
     Replay,
@@ -42,6 +43,7 @@ NOTEBOOK = "02_hyperparameter_search"
 
 __all__ = [
     "BUILD_MINUTES",
+    "COMMAND",
     "COURSE_SPACE",
     "NoiseBand",
     "Replay",

@@ -9,6 +9,8 @@ the budget) with its 95% Wilson interval ``reached_band_ci``, ``median_regret_at
 strategy's place: see ``labkit.search.search``) and ``repeats``. The top level keeps
 ``grid_size``, ``repeats``, ``budget``, the grid's ``grid_lattice`` (values kept per axis) and
 the band with its definition.
+
+Used by: `labkit bench search` and `make bench`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,20 @@ from labkit.bench.common import envelope
 from labkit.search.strategies import STRATEGIES, grid_lattice
 from labkit.search.table import SearchTable, noise_band, replay
 
+UNITS = {
+    "median_evals_to_band": "evaluations, median over repetitions (budget + 1: never)",
+    "median_evals_to_band_ci": "95% bootstrap interval of that median",
+    "reached_band": "share of repetitions that reached the noise band within the budget",
+    "reached_band_ci": "95% Wilson interval of that share",
+    "median_regret_at_budget": "percentage points of validation error above the grid's best",
+    "mean_fallbacks": "evaluations per run chosen at random in the strategy's place",
+}
+COLUMNS = [
+    ("median_evals_to_band", "evals to band", "{:.1f}"),
+    ("reached_band", "reached", "{:.0%}"),
+    ("reached_band_ci", "reached CI", "{0[0]:.0%}-{0[1]:.0%}"),
+    ("mean_fallbacks", "fallbacks/run", "{:.1f}"),
+]
 OPTIONS = {
     "--repeats": dict(type=int, default=20, help="repetitions of each strategy (>= 20)"),
     "--budget-fraction": dict(
@@ -27,10 +43,7 @@ OPTIONS = {
 
 
 def run(repeats: int = 20, budget_fraction: float = 0.25, progress: bool = False) -> dict:
-    """Replay each strategy ``repeats`` times with a budget of ``budget_fraction`` of the grid.
-
-    Used by: `labkit bench search`.
-    """
+    """Replay each strategy ``repeats`` times with a budget of ``budget_fraction`` of the grid."""
     repeats = check_int("repeats", repeats, min_value=1)
     budget_fraction = check_float(
         "budget_fraction", budget_fraction, low=0, high=1, low_inclusive=False
@@ -59,6 +72,7 @@ def run(repeats: int = 20, budget_fraction: float = 0.25, progress: bool = False
         "search",
         {"model": "course", "best_error_pct": round(100 * table.best_error, 3)},
         rows,
+        UNITS,
         grid_size=table.space.size,
         repeats=repeats,
         budget=budget,

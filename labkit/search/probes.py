@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from labkit.data import load_digits
 from labkit.reference import Probe
-from labkit.train import train_small_cnn
+from labkit.trial import train_small_cnn
 
 
 def _live_evaluation() -> float:

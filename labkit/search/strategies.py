@@ -5,6 +5,8 @@ Serves notebooks/02_hyperparameter_search.ipynb. The same objective callable (a 
 -> an error to minimize) works live (``live_objective``: train and validate) and against the
 stored table of every grid point (``labkit.search_table``), so hundreds of searches replay in
 seconds; ``labkit bench search`` summarizes them.
+
+Used by: labkit.search.table (the replays) and labkit.search.bench.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tqdm.auto import tqdm
 
 from labkit._validate import check_callable, check_choice, check_float, check_int
 from labkit.data import check_dataset
-from labkit.train import train_small_cnn
+from labkit.trial import train_small_cnn
 
 STRATEGIES = ("grid", "random", "tpe", "gp", "tt")
 Objective = Callable[[dict], float]
@@ -49,10 +51,12 @@ class SearchSpace:
 
     @property
     def names(self) -> list[str]:
+        """The hyperparameters' names, in order."""
         return list(self.params)
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """How many values each hyperparameter has: the grid's shape."""
         return tuple(len(v) for v in self.params.values())
 
     @property
@@ -99,6 +103,7 @@ class SearchSpace:
         return [self.config(i) for i in itertools.product(*(range(n) for n in self.shape))]
 
     def to_dict(self) -> dict:
+        """The space as {name: [values]}, for JSON."""
         return {k: list(v) for k, v in self.params.items()}
 
     def __repr__(self) -> str:
@@ -108,11 +113,7 @@ class SearchSpace:
 
 @dataclass
 class Trace:
-    """What a search evaluated, in order: configs and their errors (lower is better).
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, repeated".
-    """
+    """What a search evaluated, in order: configs and their errors (lower is better)."""
 
     strategy: str
     configs: list[dict] = field(default_factory=list)
@@ -134,10 +135,12 @@ class Trace:
 
     @property
     def best_error(self) -> float:
+        """The lowest error the search found."""
         return float(min(self.errors))
 
     @property
     def best_config(self) -> dict:
+        """The config with the lowest error found."""
         return self.configs[int(np.argmin(self.errors))]
 
     def evals_to_reach(self, target: float, tolerance: float = 0.0) -> int:

@@ -5,6 +5,9 @@ same numbers.
 Serves notebooks/02_hyperparameter_search.ipynb ("The table: every grid point, trained" and
 "The comparison"); ``labkit search build-table`` rebuilds the table and ``labkit bench search``
 (labkit/bench/search.py) summarizes the replays.
+
+Used by: `labkit search build-table`, and labkit.search.bench and labkit.search.widget, which
+replay it.
 """
 
 from __future__ import annotations
@@ -38,10 +41,7 @@ COMMAND = "labkit search build-table"
 
 
 def table_path() -> Path:
-    """Where the table is kept: data/search_table.json.
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "Grid or random: the cost".
-    """
+    """Where the table is kept: data/search_table.json."""
     return store.table_path("search_table.json")
 
 
@@ -69,10 +69,12 @@ class SearchTable:
 
     @property
     def best_error(self) -> float:
+        """The grid's lowest mean validation error."""
         return float(self.mean_errors.min())
 
     @property
     def best_config(self) -> dict:
+        """The grid point with the lowest mean validation error."""
         return self.space.config(np.unravel_index(int(self.mean_errors.argmin()), self.space.shape))
 
     def objective(self) -> Objective:
@@ -124,10 +126,7 @@ def build_table(
     progress: bool = True,
     path: Path | None = None,
 ) -> SearchTable:
-    """Train every grid point once per seed and save the table (``labkit search build-table``).
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "Grid or random: the cost".
-    """
+    """Train every grid point once per seed and save the table (``labkit search build-table``)."""
     space = SearchSpace(space or COURSE_SPACE)
     if isinstance(seeds, str) or not isinstance(seeds, Sequence) or not seeds:
         raise ValueError("argument 'seeds' must list at least one seed")
@@ -161,9 +160,6 @@ class NoiseBand:
     it with the table's seeds: ``width`` (a fraction), how many grid points lie inside, the
     definition in words, and ``pooled``: how many of the best grid points the seed-to-seed
     variance was pooled over (the best ``pooled`` points by mean error).
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The noise band: not detectably
-    worse than the best".
     """
 
     width: float
@@ -289,9 +285,6 @@ class StrategySummary:
     (share with its 95% Wilson interval); median evaluations to the band (``budget + 1``
     counts a run that never reached it) with a 95% bootstrap interval; median regret at the
     budget (a fraction); mean evaluations chosen by labkit's random fallback.
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, repeated".
     """
 
     strategy: str
@@ -308,6 +301,7 @@ class StrategySummary:
 
     @property
     def share(self) -> float:
+        """The share of repetitions that reached the noise band."""
         return self.hits / self.repeats
 
     def __str__(self) -> str:
@@ -329,9 +323,6 @@ class StrategySummary:
 class ShareDifference:
     """The share of runs reaching the band, strategy ``names[1]`` minus ``names[0]``, with its
     95% interval; ``detectable`` when the interval excludes zero.
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, repeated".
     """
 
     names: tuple[str, str]
@@ -341,6 +332,7 @@ class ShareDifference:
 
     @property
     def detectable(self) -> bool:
+        """True when the interval excludes zero."""
         return self.low > 0 or self.high < 0
 
     def __str__(self) -> str:
@@ -361,9 +353,6 @@ def median_interval(
 ) -> tuple[float, float]:
     """A percentile-bootstrap interval of the median of ``values`` (repetitions of a search):
     the median of ``resamples`` resamples drawn with replacement, its middle ``confidence``.
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, repeated".
     """
     values = np.asarray(values, dtype=float).ravel()
     if values.size == 0 or not np.isfinite(values).all():

@@ -49,6 +49,7 @@ class SearchPicker(App):
         return self._replays[key]
 
     def draw(self) -> None:
+        """The regret curves of the chosen strategies up to the chosen budget, and their hits."""
         b, chosen = self.budget.value, list(self.strategies.value) or list(self.result.curves)
         shown = Replay(
             b,

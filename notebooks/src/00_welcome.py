@@ -218,6 +218,15 @@ disagree = comparison.only_a + comparison.only_b
 labkit.expect(disagree < 0.1 * len(data.test), "the two models should agree on most images")
 
 # %% [markdown]
+# Both numbers are a few lines of arithmetic, written from scratch: the McNemar p-value sums
+# the binomial probabilities of a split at least this uneven, and the interval of the
+# difference comes from the exact (Clopper-Pearson) interval of that split:
+
+# %%
+labkit.show_source(labkit.stats.mcnemar_exact)
+labkit.show_source(labkit.stats.clopper_pearson)
+
+# %% [markdown]
 # **Notice:** the two models disagree on fewer than one test image in ten; only those images
 # decide which model is better, and the verdict above says whether they are enough to tell.
 

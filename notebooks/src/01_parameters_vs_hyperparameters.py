@@ -50,7 +50,7 @@ from labkit.exercises import ____, lab01
 from labkit.hparams import explorer, print_parameter_table
 from labkit.measure import activation_memory
 from labkit.plots import plot_curves, plot_histogram, plot_tradeoff, show_kernels
-from labkit.train import Hyperparameters
+from labkit.trial import Hyperparameters
 from labkit.zoo import recipe
 
 data = labkit.load_digits()
@@ -127,7 +127,7 @@ print("number of conv layers:", sum(isinstance(m, torch.nn.Conv2d) for m in net.
 # a second or two, the experiments below train for 4 epochs on the first 2,000 training images.
 # One run depends on its seed (the initial weights and the order of the batches), so every
 # claim below is checked on two seeds. `trained(...)` remembers runs by their full set of
-# hyperparameters (`labkit.train.Hyperparameters`), so a setting shared by two sections, such as
+# hyperparameters (`labkit.trial.Hyperparameters`), so a setting shared by two sections, such as
 # the defaults, is trained once.
 
 # %%

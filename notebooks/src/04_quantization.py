@@ -300,7 +300,11 @@ for method in ("percentile", "mse"):
 # tail, and clipping it (percentile, MSE) cuts the 4-bit error of these values. Does it matter
 # for accuracy? We simulate quantized inference ("fake quantization": round to the grid,
 # compute in float) with weights and activations quantized separately, and each calibration
-# method, and compare each variant with float32 on the same test images:
+# method, and compare each variant with float32 on the same test images. The simulation, from
+# scratch:
+
+# %%
+labkit.show_source(lq.simulate_quantized)
 
 # %%
 settings = {  # name: (weight bits, activation bits); None stays float32
@@ -390,6 +394,12 @@ labkit.expect(net_needed[0] < net_needed[1] < net_needed[5], "disagreement shoul
 # %%
 labkit.show_source(lq.fixed_point_multiplier)
 labkit.show_source(lq.requantize)
+
+# %% [markdown]
+# The whole layer in integers, from scratch:
+
+# %%
+labkit.show_source(lq.integer_linear)
 
 # %% [markdown]
 # Here is the classifier layer computed that way on the features of 450 test images, with

@@ -282,11 +282,11 @@ labkit.show_source(lp.DynamicScaler)
 # %% [markdown]
 # ### Checked against PyTorch's GradScaler
 #
-# `labkit.precision.scaler_run` trains a fresh course model for 40 SGD steps with float16 gradients
-# (float32 gradients rounded through float16, which costs little on any CPU) and a scaler,
-# starting from a scale of 2^24, so large that the first steps overflow, and growing after 5
-# good steps. The same seeded run, once with our scaler and once with
-# `torch.amp.GradScaler("cpu")`:
+# `labkit.precision.scaler_run` trains a fresh course model for 40 SGD steps in float16
+# (`labkit.fit(precision="float16_scaled", scaler=...)`: autocast, so the activations and
+# their gradients really are float16) with a scaler, starting from a scale of 2^24, so large
+# that the first steps overflow, and growing after 5 good steps. The same seeded run, once
+# with our scaler and once with `torch.amp.GradScaler("cpu")`:
 
 # %%
 settings = dict(init_scale=2.0**24, growth_interval=5)
@@ -351,11 +351,12 @@ labkit.expect(max(with_dynamic.values()) < 0.01 and overflow == 0, "so does the 
 # ## Mixed precision training
 #
 # Now the real thing: `torch.autocast` around the forward pass and the loss, and for float16,
-# `torch.amp.GradScaler` around backward and the optimizer step. One training step in each
-# precision:
+# `torch.amp.GradScaler` around backward and the optimizer step. This is the step of the
+# course's one training loop, `labkit.fit`, whose `precision` argument switches it (our scaler
+# has GradScaler's methods, so the loop runs with either):
 
 # %%
-labkit.show_source(lp.training_step)
+labkit.show_source(lp.train_step)
 
 # %% [markdown]
 # `labkit.precision.train_side_by_side` trains three copies of one freshly initialized course model,

@@ -378,8 +378,10 @@ display(explorer)
 # ## Distillation repairs compression
 #
 # Now the teacher is the original model and the student its compressed copy, which starts from
-# the teacher's own weights: `distill.compress(teacher, method)` builds it from a small table
-# of builders, `distill.COMPRESSIONS`; a new kind of compression is one more line there.
+# the teacher's own weights: `labkit.compress.compress(teacher, steps)` applies a chain of
+# compression steps (`Prune(0.9)`, `QuantizeAware(2)`, `Factorize(ranks)`, ...) to a copy of
+# it, and the stored sweep's table `distill.COMPRESSIONS` names the three used here; a new
+# kind of compression is one more line there.
 #
 # - **pruned**: 90% of the weights removed by global magnitude, the masks kept during
 #   fine-tuning (notebook 03);
@@ -494,9 +496,10 @@ lab07.q3.check(best_temperature, best_weight, resolvable, table)
 #
 # ## What's next
 #
-# The techniques combine: any compression that gives a copy of the teacher to fine-tune is one
-# more line in `distill.COMPRESSIONS`, as the factorized student was, and the teacher can be
-# any model the course has trained.
+# The techniques combine: `labkit.compress` chains the steps (channels removed, layers
+# factorized, weights pruned, quantization-aware training), and any chain gives a copy of the
+# teacher to fine-tune, with or without it; the teacher can be any model the course has
+# trained.
 #
 # ## Resources and references
 #
