@@ -17,11 +17,7 @@ from labkit._validate import check_callable
 
 def source_of(fn: Callable) -> str:
     """The source code of ``fn``, without its docstring's lesson pointer (the whole pointer,
-    also when it is wrapped over several lines).
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "Bayesian optimization, one step at a
-    time".
-    """
+    also when it is wrapped over several lines)."""
     check_callable("fn", fn, "a function or class")
     try:
         text = inspect.getsource(fn)

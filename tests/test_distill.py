@@ -220,3 +220,19 @@ def test_the_gain_grid_writes_every_value_and_frames_the_resolvable_cells():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="same shape"):
         plot_gain_grid([[0.5, -1.0]], [[True]], ["a", "b"], ["T=1"])
+
+
+def test_a_live_teacher_trains_the_student_as_its_stored_logits_do_and_keeps_its_mode():
+    data = load_digits()
+    teacher = load_pretrained("baseline").train()  # left in training mode by its owner
+    train = data.train.subset(128)
+    a, b = D.student(4, seed=2), D.student(4, seed=2)
+    D.train_student(a, train, teacher, epochs=1, seed=3, progress=False)
+    assert teacher.training  # its mode comes back
+    D.train_student(b, train, D.teacher_logits(teacher, train), epochs=1, seed=3, progress=False)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)  # the same targets, the same steps
+    fresh = D.student(4, seed=2)
+    assert not all(
+        torch.equal(p, q) for p, q in zip(a.parameters(), fresh.parameters(), strict=True)
+    )

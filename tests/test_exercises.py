@@ -1,6 +1,9 @@
 """Every question, as it declares itself: its solution passes (called, and run as the notebook
 cell it renders to), every planted wrong answer fails with its message, every alternative right
-answer passes, a blank is "not attempted", and its hints never give the solution away.
+answer passes, a blank is "not attempted", its hints never give the solution away, and no
+answer, however odd, crashes its checker or passes when it can never be right. A Numeric
+question's planted and alternative answers are generated from its declaration, so they run
+here like the hand-written ones; its declared mistakes are checked against its truth too.
 
 Nothing here names a question: adding one to an exercise module adds its cases.
 """
@@ -11,7 +14,7 @@ import pkgutil
 import pytest
 
 import labkit.exercises
-from labkit.check import ExerciseFailed, Question, ____, needs, resolve
+from labkit.check import ExerciseFailed, Numeric, Question, ____, needs, resolve
 
 MODULES = [
     importlib.import_module(f"labkit.exercises.{m.name}")
@@ -121,6 +124,16 @@ def test_every_question_plants_at_least_two_wrong_answers(module, question):
     assert len(question.wrong) >= 2
 
 
+NUMERIC = [(module, q) for module, q in QUESTIONS if isinstance(q, Numeric)]
+
+
+@pytest.mark.parametrize("module,question", NUMERIC, ids=[q.name for _, q in NUMERIC])
+def test_no_declared_mistake_is_the_truth(module, question, data, baseline):
+    """Checked on the example context: a mistake within tolerance of the truth (or whose test
+    holds for it) could never be told, since the truth is judged first."""
+    question.validate(context(module, data, baseline))
+
+
 def test_nothing_is_echoed_under_an_exercise_cell(monkeypatch, capsys):
     monkeypatch.delenv("LABKIT_STRICT_CHECKS")
     from labkit.exercises import lab01
@@ -130,60 +143,74 @@ def test_nothing_is_echoed_under_an_exercise_cell(monkeypatch, capsys):
     assert lab01.q5.passed is False
 
 
-WEIRD = [
+# Answers a learner may pass by mistake. None of them is right for any question: the checker
+# must say so (passed is False), not only keep from crashing. Numbers that are never right
+# today (-1, 2.5) are kept out of NEVER_RIGHT: a new question could have them as its answer.
+NEVER_RIGHT = [
     None,
     "text",
     [1, [2, 3]],
     {"a": 1},
     float("nan"),
-    -1,
-    2.5,
     (),
     object(),
     lambda *args, **kwargs: None,
     lambda *args, **kwargs: "text",
     lambda *args, **kwargs: [[1, 2]],
 ]
+PLAIN_NUMBERS = [-1, 2.5]
 
 
 def _weird_cases():
     import torch
 
-    values = [*WEIRD, torch.zeros(2), torch.tensor([float("nan")])]
+    never_right = [*NEVER_RIGHT, torch.zeros(2), torch.tensor([float("nan")])]
+    values = [(v, True) for v in never_right] + [(v, False) for v in PLAIN_NUMBERS]
     return [
-        pytest.param(module, q, value, id=f"{q.name}-{i}")
+        pytest.param(module, q, value, never, id=f"{q.name}-{i}")
         for module, q in QUESTIONS
-        for i, value in enumerate(values)
+        for i, (value, never) in enumerate(values)
     ]
 
 
-@pytest.mark.parametrize("module,question,value", _weird_cases())
-def test_no_answer_makes_a_checker_crash(module, question, value, data, baseline):
-    """Whatever a learner passes, the checker answers with a verdict, never a traceback."""
+@pytest.mark.parametrize("module,question,value,never_right", _weird_cases())
+def test_no_answer_makes_a_checker_crash(module, question, value, never_right, data, baseline):
+    """Whatever a learner passes, the checker answers with a verdict, never a traceback; and
+    an answer that can never be right is refused."""
     ctx = context(module, data, baseline)
     answers = (value,) * len(question.answers)
     try:
         question.check(*answers, *(ctx[g] for g in question.given))
     except ExerciseFailed:
         pass  # a wrong or blank verdict, raised because the tests run in strict mode
+    if never_right:
+        assert question.passed is False, f"{question.name} accepted {value!r}"
+
+
+# Notebook variables a learner may pass by mistake in place of the right one: never right.
+NEVER_RIGHT_GIVEN = [None, "text", [1, 2], {"a": 1}, {0.01: 3}, {"x": [1, 2]}, 3, {"x": {"y": 1}}]
 
 
 def _weird_given_cases():
-    values = [None, "text", [1, 2], {"a": 1}, {0.01: 3}, {"x": [1, 2]}, 3, {"x": {"y": 1}}]
     return [
         pytest.param(module, q, value, id=f"{q.name}-given-{i}")
         for module, q in QUESTIONS
         if q.given
-        for i, value in enumerate(values)
+        for i, value in enumerate(NEVER_RIGHT_GIVEN)
     ]
 
 
 @pytest.mark.parametrize("module,question,value", _weird_given_cases())
 def test_no_notebook_variable_makes_a_checker_crash(module, question, value, data, baseline):
-    """A learner may pass the wrong notebook variable as the second argument, too."""
-    answers = resolve(question.right[0].answers, context(module, data, baseline))
-    answers = answers[: len(question.answers)] if question.right else (1,)
+    """A learner may pass the wrong notebook variable as the second argument, too: a verdict,
+    never a traceback, and never a pass, even with right answers beside it."""
+    if question.right:
+        answers = resolve(question.right[0].answers, context(module, data, baseline))
+        answers = answers[: len(question.answers)]
+    else:
+        answers = (1,) * len(question.answers)
     try:
         question.check(*answers, *([value] * len(question.given)))
     except ExerciseFailed:
         pass
+    assert question.passed is False, f"{question.name} passed with {value!r} as the notebook's"

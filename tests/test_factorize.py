@@ -254,10 +254,11 @@ def test_match_parameters_finds_the_knob_of_equal_size():
         R.match_parameters(ranks_for, count, 0)
 
 
-def test_lab06_a_function_returning_the_blank_is_not_attempted():
-    from labkit.check import NotAttempted, ____
+def test_lab06_a_function_returning_the_blank_is_not_attempted(monkeypatch):
+    from labkit.check import ExerciseFailed, ____
     from labkit.exercises import lab06
 
-    for checker in (lab06._check_q1, lab06._check_q2, lab06._check_q3):
-        with pytest.raises(NotAttempted):
-            checker(lambda: ____)
+    monkeypatch.setenv("LABKIT_STRICT_CHECKS", "1")
+    for question in (lab06.q1, lab06.q2, lab06.q3):
+        with pytest.raises(ExerciseFailed, match="not attempted"):
+            question.check(lambda: ____)

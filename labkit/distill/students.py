@@ -102,7 +102,8 @@ def train_student(
 
         def loss_fn(logits, y, X, idx):  # the teacher runs on every batch, in eval mode
             with torch.no_grad():
-                return distillation_loss(logits, teacher(X), y, T, weight)
+                wanted = teacher(X)
+            return distillation_loss(logits, wanted, y, T, weight)
 
     elif targets is not None:
         check_tensor("targets", targets, ndim=2, finite=True)

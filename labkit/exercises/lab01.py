@@ -1,4 +1,9 @@
-"""Exercises of notebooks/01_parameters_vs_hyperparameters.ipynb."""
+"""Exercises of notebooks/01_parameters_vs_hyperparameters.ipynb.
+
+Used by: notebook 01 (``from labkit.exercises import lab01``) and the tests
+(``tests/test_exercises.py`` runs every question's declaration, with ``example_context()``
+in place of the notebook's variables).
+"""
 
 from __future__ import annotations
 
@@ -14,13 +19,14 @@ from torch.utils.flop_counter import FlopCounterMode
 import labkit
 from labkit.check import (
     Alternative,
+    Mistake,
+    Numeric,
     Planted,
     Question,
     Wrong,
     bind,
     call_learner,
     want_callable,
-    want_int,
     want_number,
 )
 from labkit.measure import count_macs, count_parameters, weight_tensors
@@ -29,10 +35,7 @@ from labkit.zoo import load_pretrained
 
 
 def example_context() -> dict:
-    """Stand-ins for the notebook variables these checks read, for the tests.
-
-    Used by: tests/test_exercises.py, in place of the notebook's variables.
-    """
+    """Stand-ins for the notebook variables these checks read, for the tests."""
     lr_trials = {
         lr: SimpleNamespace(val_error=e)
         for lr, e in [(1e-4, 0.4), (1e-3, 0.05), (1e-2, 0.03), (1e-1, 0.2)]
@@ -43,27 +46,16 @@ def example_context() -> dict:
 # --------------------------------------------------------------------------- Q1: count
 
 
-def _check_q1(n_params) -> str:
-    n_params = want_int(n_params, "a count of learned numbers")
+@functools.cache
+def _q1_counts() -> dict[str, int]:
+    """The baseline's parameter count, and the counts of the common mistakes."""
     net = load_pretrained("baseline")
     truth = count_parameters(net)
-    weights_only = sum(t.numel() for t in weight_tensors(net).values())
-    if n_params == weights_only:
-        raise Wrong(
-            f"{n_params} counts the conv and linear weights only; biases and the "
-            "batch-norm scales and shifts are learned too."
-        )
-    if n_params == truth + sum(b.numel() for b in net.buffers()):
-        raise Wrong(
-            "that counts the buffers too (batch-norm running statistics): they are computed "
-            "from the data, not learned by the optimizer, so they are not parameters."
-        )
-    if n_params != truth:
-        raise Wrong(
-            f"the baseline has {'more' if n_params < truth else 'fewer'} than {n_params:,} "
-            "learned numbers; add up the sizes of every tensor in net.parameters()."
-        )
-    return f"{truth:,} learned numbers, each 4 bytes in float32: {4 * truth / 1024:.0f} KB."
+    return {
+        "truth": truth,
+        "weights only": sum(t.numel() for t in weight_tensors(net).values()),
+        "buffers counted": truth + sum(b.numel() for b in net.buffers()),
+    }
 
 
 def _solution_q1(net):
@@ -71,28 +63,39 @@ def _solution_q1(net):
     return n_params
 
 
-q1 = Question(
+q1 = Numeric(
     answers=["n_params"],
-    checker=_check_q1,
+    what="a count of learned numbers",
+    whole=True,
+    truth=lambda: _q1_counts()["truth"],
+    mistakes=[
+        Mistake(
+            "weights only",
+            lambda: _q1_counts()["weights only"],
+            "{n_params} counts the conv and linear weights only; biases and the batch-norm "
+            "scales and shifts are learned too.",
+        ),
+        Mistake(
+            "buffers counted",
+            lambda: _q1_counts()["buffers counted"],
+            "that counts the buffers too (batch-norm running statistics): they are computed "
+            "from the data, not learned by the optimizer, so they are not parameters.",
+        ),
+    ],
+    wrong_message=(
+        "the baseline has {side} than {n_params:,} learned numbers; add up the sizes of every "
+        "tensor in net.parameters()."
+    ),
+    facts=lambda n_params, truth: {"side": "more" if n_params < truth else "fewer"},
+    success=lambda truth: (
+        f"{truth:,} learned numbers, each 4 bytes in float32: {4 * truth / 1024:.0f} KB."
+    ),
     hints=[
         "Every learned tensor is in net.parameters(); add up how many numbers each holds.",
         "tensor.numel() is the number of elements of a tensor.",
     ],
     solution=_solution_q1,
-    wrong=[
-        Planted(
-            "weights only",
-            lambda net: (sum(t.numel() for t in weight_tensors(net).values()),),
-            "biases",
-        ),
-        Planted("ten short", lambda net: (count_parameters(net) - 10,), "more than"),
-        Planted("a string", lambda net: (str(count_parameters(net)),), "whole number"),
-        Planted(
-            "buffers counted",
-            lambda net: (sum(t.numel() for t in net.state_dict().values()),),
-            "buffers",
-        ),
-    ],
+    wrong=[Planted("ten short", lambda net: (count_parameters(net) - 10,), "more than")],
     right=[
         Alternative("as a whole float", lambda net: (float(count_parameters(net)),)),
         Alternative(
@@ -243,7 +246,8 @@ q3 = Question(
 # --------------------------------------------------------------------------- Q4: best lr
 
 
-def _check_q4(best_lr, lr_trials) -> str:
+def _errors(lr_trials) -> dict[float, float]:
+    """Learning rate -> validation error, or Wrong if ``lr_trials`` is not the experiments."""
     if (
         not isinstance(lr_trials, dict)
         or not lr_trials
@@ -253,21 +257,25 @@ def _check_q4(best_lr, lr_trials) -> str:
         )
     ):
         raise Wrong("pass the dict of learning-rate experiments, lr_trials, as the second argument")
-    best_lr = want_number(best_lr, "the learning rate")
-    errors = {lr: t.val_error for lr, t in lr_trials.items()}
-    tried = [lr for lr in errors if math.isclose(best_lr, lr, rel_tol=1e-6)]
-    if not tried:
-        raise Wrong(
-            f"{best_lr:g} was not one of the learning rates tried: "
-            f"{', '.join(f'{lr:g}' for lr in errors)}"
-        )
-    lowest = min(errors.values())
-    if errors[tried[0]] > lowest + 1e-12:
-        raise Wrong(
-            f"lr={tried[0]:g} misread {100 * errors[tried[0]]:.1f}% of validation images; "
-            "another learning rate did better. The objective is the error: lower wins."
-        )
-    return f"lr={tried[0]:g}, validation error {100 * lowest:.1f}%."
+    return {lr: t.val_error for lr, t in lr_trials.items()}
+
+
+def _best_lr(lr_trials) -> float:
+    errors = _errors(lr_trials)
+    return min(errors, key=errors.get)
+
+
+def _tried(best_lr, lr_trials) -> float | None:
+    """The learning rate tried that ``best_lr`` names (1e-3 * 3 / 3 names 1e-3), if any."""
+    return next((lr for lr in lr_trials if math.isclose(best_lr, lr, rel_tol=1e-6)), None)
+
+
+def _q4_facts(best_lr, lr_trials) -> dict:
+    tried = _tried(best_lr, lr_trials)
+    return {
+        "tried": ", ".join(f"{lr:g}" for lr in lr_trials),
+        "error": None if tried is None else lr_trials[tried].val_error,
+    }
 
 
 def _solution_q4(lr_trials):
@@ -275,21 +283,33 @@ def _solution_q4(lr_trials):
     return best_lr
 
 
-q4 = Question(
+q4 = Numeric(
     answers=["best_lr"],
     given=["lr_trials"],
-    checker=_check_q4,
+    what="the learning rate",
+    truth=_best_lr,
+    mistakes=[
+        Mistake(
+            "not tried",
+            3e-3,
+            "{best_lr:g} was not one of the learning rates tried: {tried}",
+            when=lambda best_lr, lr_trials: _tried(best_lr, lr_trials) is None,
+        ),
+    ],
+    facts=_q4_facts,
+    wrong_message=(
+        "lr={best_lr:g} misread {error:.1%} of validation images; another learning rate did "
+        "better. The objective is the error: lower wins."
+    ),
+    far_off=lambda lr_trials: max(lr_trials),  # the largest learning rate tried: a worse one
+    success="lr={best_lr:g}, validation error {error:.1%}.",
     hints=[
         "The objective is an error: the best learning rate is the one with the lowest.",
         "Each value in lr_trials has .val_error; min(d, key=...) picks the key whose value is "
         "smallest.",
     ],
     solution=_solution_q4,
-    wrong=[
-        Planted("the largest", lambda lr_trials: (max(lr_trials), lr_trials), "did better"),
-        Planted("not tried", lambda lr_trials: (3e-3, lr_trials), "not one of the learning"),
-        Planted("not the trials", lambda lr_trials: (1e-2, [1, 2]), "dict of learning-rate"),
-    ],
+    wrong=[Planted("not the trials", lambda lr_trials: (1e-2, [1, 2]), "dict of learning-rate")],
     right=[
         Alternative(
             "sorted by error",
@@ -320,29 +340,6 @@ def _mac_ratio() -> float:
     )
 
 
-def _check_q5(ratio) -> str:
-    ratio = want_number(ratio, "the ratio")
-    truth = _mac_ratio()
-    if math.isclose(ratio, 1 / truth, rel_tol=1e-3):
-        raise Wrong("that is the inverse: divide the 5x5 model's MACs by the 3x3 model's.")
-    if math.isclose(ratio, 5 / 3, rel_tol=1e-3):
-        raise Wrong("a kernel is square: its area grows with the side squared.")
-    if math.isclose(ratio, 25 / 9, rel_tol=1e-6):
-        raise Wrong(
-            "25/9 is the ratio of the kernel areas, a guess: not every MAC is in a kernel. "
-            "Measure both models."
-        )
-    if not math.isclose(ratio, truth, rel_tol=1e-4):
-        raise Wrong(
-            f"{ratio:.4f} is off; measure both models with labkit.count_macs on one "
-            "16x16 image and divide."
-        )
-    return (
-        f"{truth:.4f}x the work, a little under 25/9 = {25 / 9:.4f}: the classifier's MACs "
-        "do not grow with the kernel."
-    )
-
-
 def _solution_q5():
     one_image = torch.zeros(1, 1, 16, 16)
     macs_5 = labkit.count_macs(labkit.SmallCNN(kernel_size=5), one_image)
@@ -360,9 +357,38 @@ def _flop_ratio():
     return (flops[0] / flops[1],)
 
 
-q5 = Question(
+q5 = Numeric(
     answers=["ratio"],
-    checker=_check_q5,
+    what="the ratio",
+    truth=_mac_ratio,
+    tolerance=dict(rel=1e-4),
+    mistakes=[
+        Mistake(
+            "inverted",
+            lambda: 1 / _mac_ratio(),
+            "that is the inverse: divide the 5x5 model's MACs by the 3x3 model's.",
+        ),
+        Mistake(
+            "the side, not the area",
+            5 / 3,
+            "a kernel is square: its area grows with the side squared.",
+        ),
+        Mistake(
+            "the area guess",
+            25 / 9,
+            "25/9 is the ratio of the kernel areas, a guess: not every MAC is in a kernel. "
+            "Measure both models.",
+            tolerance=dict(rel=1e-6),  # the truth is a little under it
+        ),
+    ],
+    wrong_message=(
+        "{ratio:.4f} is off; measure both models with labkit.count_macs on one 16x16 image and "
+        "divide."
+    ),
+    success=lambda truth: (
+        f"{truth:.4f}x the work, a little under 25/9 = {25 / 9:.4f}: the classifier's MACs "
+        "do not grow with the kernel."
+    ),
     hints=[
         "Build both models and count what each computes for the same image; do not reason "
         "from the kernel sizes alone.",
@@ -370,12 +396,6 @@ q5 = Question(
         "course's images are 16x16 with one channel.",
     ],
     solution=_solution_q5,
-    wrong=[
-        Planted("inverted", lambda: (1 / _mac_ratio(),), "inverse"),
-        Planted("the side, not the area", (5 / 3,), "square"),
-        Planted("the area guess", (25 / 9,), "guess"),
-        Planted("far off", (2.0,), "is off"),
-    ],
     right=[Alternative("FLOPs from PyTorch's counter", _flop_ratio)],
 )
 

@@ -1,4 +1,9 @@
-"""Exercises of notebooks/02_hyperparameter_search.ipynb."""
+"""Exercises of notebooks/02_hyperparameter_search.ipynb.
+
+Used by: notebook 02 (``from labkit.exercises import lab02``) and the tests
+(``tests/test_exercises.py`` runs every question's declaration, with ``example_context()``
+in place of the notebook's variables).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import torch
 
 from labkit.check import (
     Alternative,
+    Mistake,
     NotAttempted,
+    Numeric,
     Planted,
     Question,
     Wrong,
@@ -20,7 +27,6 @@ from labkit.check import (
     is_placeholder,
     want_callable,
     want_choice,
-    want_int,
 )
 from labkit.search.strategies import COURSE_SPACE, STRATEGIES, SearchSpace
 from labkit.search.table import Replay
@@ -32,10 +38,7 @@ NEAR_TIE = (
 
 def example_context() -> dict:
     """A regret picture with a known answer, standing in for the notebook's ``result``:
-    at the budget (6 evaluations) tpe is lowest and gp within a near tie.
-
-    Used by: tests/test_exercises.py, in place of the notebook's variables.
-    """
+    at the budget (6 evaluations) tpe is lowest and gp within a near tie."""
     curves = {
         "grid": np.full((1, 6), 0.10),
         "random": np.array([[0.3, 0.2, 0.05, 0.05, 0.05, 0.05]] * 3),
@@ -51,32 +54,8 @@ def example_context() -> dict:
 EPOCHS = [1, 3, 5, 10]  # the hyperparameter Q1 adds to the grid
 
 
-def _check_q1(n_points) -> str:
-    n_points = want_int(n_points, "the number of grid points")
-    counts = [len(v) for v in COURSE_SPACE.values()] + [len(EPOCHS)]
-    truth, before = math.prod(counts), math.prod(counts[:-1])
-    if n_points == sum(counts):
-        raise Wrong(
-            f"{n_points} adds the numbers of values; a grid tries every value of one "
-            "hyperparameter with every value of the others, so they multiply."
-        )
-    if n_points == before:
-        raise Wrong(
-            f"{n_points} is the grid without epochs: each of the {len(EPOCHS)} epoch values "
-            "is tried with every point of that grid."
-        )
-    if n_points == before + len(EPOCHS):
-        raise Wrong(
-            f"{n_points} adds the {len(EPOCHS)} epoch values to the grid's points; each of "
-            "them is tried with every point, so multiply."
-        )
-    if n_points != truth:
-        raise Wrong(f"{n_points} is not it: multiply the number of values of each hyperparameter.")
-    return (
-        f"{' x '.join(map(str, counts))} = {truth} grid points, {len(EPOCHS)} times as many as "
-        "without epochs: every hyperparameter added multiplies the grid by its number of "
-        "values, so the grid grows exponentially with the dimensions."
-    )
+_COUNTS = [len(v) for v in COURSE_SPACE.values()] + [len(EPOCHS)]
+_Q1_TRUTH, _WITHOUT_EPOCHS = math.prod(_COUNTS), math.prod(_COUNTS[:-1])
 
 
 def _solution_q1():
@@ -85,32 +64,44 @@ def _solution_q1():
     return n_points
 
 
-_Q1_TRUTH = math.prod(len(v) for v in COURSE_SPACE.values()) * len(EPOCHS)
-
-q1 = Question(
+q1 = Numeric(
     answers=["n_points"],
-    checker=_check_q1,
+    what="the number of grid points",
+    whole=True,
+    truth=_Q1_TRUTH,
+    mistakes=[
+        Mistake(
+            "added, not multiplied",
+            sum(_COUNTS),
+            "{n_points} adds the numbers of values; a grid tries every value of one "
+            "hyperparameter with every value of the others, so they multiply.",
+        ),
+        Mistake(
+            "forgot epochs",
+            _WITHOUT_EPOCHS,
+            f"{{n_points}} is the grid without epochs: each of the {len(EPOCHS)} epoch values "
+            "is tried with every point of that grid.",
+        ),
+        Mistake(
+            "added the epoch values to the old grid",
+            _WITHOUT_EPOCHS + len(EPOCHS),
+            f"{{n_points}} adds the {len(EPOCHS)} epoch values to the grid's points; each of "
+            "them is tried with every point, so multiply.",
+        ),
+    ],
+    wrong_message="{n_points} is not it: multiply the number of values of each hyperparameter.",
+    success=(
+        f"{' x '.join(map(str, _COUNTS))} = {_Q1_TRUTH} grid points, {len(EPOCHS)} times as "
+        "many as without epochs: every hyperparameter added multiplies the grid by its number "
+        "of values, so the grid grows exponentially with the dimensions."
+    ),
     hints=[
         "A grid pairs every value of one hyperparameter with every value of all the others, "
         "epochs included.",
         "Count the values of each hyperparameter, the new one too, then combine the counts.",
     ],
     solution=_solution_q1,
-    wrong=[
-        Planted(
-            "added, not multiplied",
-            (sum(len(v) for v in COURSE_SPACE.values()) + len(EPOCHS),),
-            "multiply",
-        ),
-        Planted("forgot epochs", (_Q1_TRUTH // len(EPOCHS),), "without epochs"),
-        Planted(
-            "added the epoch values to the old grid",
-            (_Q1_TRUTH // len(EPOCHS) + len(EPOCHS),),
-            "multiply",
-        ),
-        Planted("one short", (_Q1_TRUTH - 1,), "is not it"),
-        Planted("a string", (str(_Q1_TRUTH),), "whole number"),
-    ],
+    wrong=[Planted("one short", (_Q1_TRUTH - 1,), "is not it")],
     right=[
         Alternative(
             "from a SearchSpace", lambda: (SearchSpace(dict(COURSE_SPACE, epochs=EPOCHS)).size,)
@@ -413,6 +404,12 @@ def _check_q3(best_at_budget, result) -> str:
     )
 
 
+def _from_an_array(result):
+    names = np.array(sorted(result.curves))
+    medians = [np.median(result.regret(name)[:, -1]) for name in names]
+    return names[np.argmin(medians)], result  # a numpy.str_, not a str
+
+
 def _solution_q3(result):
     medians = {s: np.median(result.regret(s)[:, -1]) for s in result.curves}
     best_at_budget = min(medians, key=medians.get)
@@ -446,7 +443,10 @@ q3 = Question(
             "drawn in the regret plot",
         ),
     ],
-    right=[Alternative("a line within a near tie", lambda result: ("gp", result))],
+    right=[
+        Alternative("a line within a near tie", lambda result: ("gp", result)),
+        Alternative("a NumPy string, read from an array of names", _from_an_array),
+    ],
 )
 
 QUESTIONS = bind(globals())

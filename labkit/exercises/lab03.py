@@ -1,14 +1,24 @@
-"""Exercises of notebooks/03_pruning.ipynb."""
+"""Exercises of notebooks/03_pruning.ipynb.
+
+Used by: notebook 03 (``from labkit.exercises import lab03``) and the tests
+(``tests/test_exercises.py`` runs every question's declaration, with ``example_context()``
+in place of the notebook's variables).
+"""
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from labkit.check import (
     Alternative,
+    Mistake,
     NotAttempted,
+    Numeric,
     Planted,
     Question,
     Wrong,
@@ -17,20 +27,17 @@ from labkit.check import (
     is_placeholder,
     want_callable,
     want_choice,
-    want_int,
 )
 from labkit.models import weight_layers
 from labkit.prune.masks import global_magnitude_masks, magnitude_mask
 from labkit.zoo import load_pretrained
 
+_OTHER_LAYERS = ("features.0", "features.8", "classifier")  # Q1: the baseline's other layers
 NEAR_TIE = 1.0  # Q3: total drops within 1 point of the largest count as "most sensitive" too
 
 
 def example_context() -> dict:
-    """A sensitivity scan with a known answer, standing in for the notebook's ``scan``.
-
-    Used by: tests/test_exercises.py, in place of the notebook's variables.
-    """
+    """A sensitivity scan with a known answer, standing in for the notebook's ``scan``."""
     scan = {
         "features.0": [99.0, 90.0, 40.0],
         "features.4": [99.0, 98.0, 80.0],
@@ -46,40 +53,26 @@ def _kept_at_90(n: int) -> int:
     return n - round(0.9 * n)
 
 
-def _check_q1(kept) -> str:
-    kept = want_int(kept, "a count of weights")
-    layers = {
+@functools.cache
+def _sizes() -> dict[str, int]:
+    """The number of weights of each layer of the baseline."""
+    return {
         name: m.weight.numel() for name, m in weight_layers(load_pretrained("baseline")).items()
     }
-    n = layers["features.4"]
-    truth = _kept_at_90(n)
-    if kept == truth:
-        return f"{truth} of {n:,} weights stay; the other {n - truth:,} become '-' (zero)."
-    if kept == round(0.9 * n):
-        raise Wrong(
-            f"{kept:,} is how many are pruned (set to zero); the question asks how many stay"
-        )
-    if kept == n:
-        raise Wrong(
-            f"{kept:,} is every entry of net.features[4].weight; at 90% sparsity most are pruned"
-        )
-    if kept == int(0.1 * n):
-        raise Wrong(
-            f"{kept:,} looks like 10% of {n:,} cut down to a whole number ({0.1 * n:g} -> {kept}); "
-            "a mask rounds the number it prunes to the nearest whole number"
-        )
-    for name, size in layers.items():
-        if name != "features.4" and kept in (size, _kept_at_90(size)):
-            raise Wrong(
-                f"{kept:,} fits {name} ({size:,} entries); the question is about "
-                "net.features[4].weight"
-            )
-    if not 0 <= kept <= n:
-        raise Wrong(f"{kept:,} cannot be a count of kept weights: the tensor has {n:,} entries")
-    if abs(kept - truth) <= 2:
-        raise Wrong(f"{kept:,} is close but not it: look at how the pruned count is rounded")
-    raise Wrong(
-        f"{kept:,} is not what a 90% mask keeps of the {n:,} entries of net.features[4].weight"
+
+
+def _n() -> int:
+    return _sizes()["features.4"]
+
+
+def _fits(name: str, count: str) -> Mistake:
+    """The answer for another layer: all its weights, or what a 90% mask keeps of them."""
+    kept = count == "kept"
+    return Mistake(
+        f"{count} of {name}",
+        lambda: _kept_at_90(_sizes()[name]) if kept else _sizes()[name],
+        f"{{kept:,}} fits {name} ({{sizes[{name}]:,}} entries); the question is about "
+        "net.features[4].weight",
     )
 
 
@@ -89,13 +82,52 @@ def _solution_q1(net):
     return kept
 
 
-def _layer_weights() -> int:
-    return load_pretrained("baseline").features[4].weight.numel()
-
-
-q1 = Question(
+q1 = Numeric(
     answers=["kept"],
-    checker=_check_q1,
+    what="a count of weights",
+    whole=True,
+    truth=lambda: _kept_at_90(_n()),
+    mistakes=[
+        Mistake(
+            "the pruned count",
+            lambda: round(0.9 * _n()),
+            "{kept:,} is how many are pruned (set to zero); the question asks how many stay",
+        ),
+        Mistake(
+            "every entry",
+            _n,
+            "{kept:,} is every entry of net.features[4].weight; at 90% sparsity most are pruned",
+        ),
+        Mistake(
+            "truncated",
+            lambda: int(0.1 * _n()),
+            "{kept:,} looks like 10% of {n:,} cut down to a whole number ({tenth:g} -> {kept}); "
+            "a mask rounds the number it prunes to the nearest whole number",
+        ),
+        *[_fits(name, count) for name in _OTHER_LAYERS for count in ("all", "kept")],
+        Mistake(
+            "more than there are",
+            lambda: _n() + 1,
+            "{kept:,} cannot be a count of kept weights: the tensor has {n:,} entries",
+            when=lambda kept: not 0 <= kept <= _n(),
+        ),
+        Mistake(
+            "off by one",
+            lambda: _kept_at_90(_n()) + 1,
+            "{kept:,} is close but not it: look at how the pruned count is rounded",
+            when=lambda kept, truth: 0 < abs(kept - truth) <= 2,
+        ),
+    ],
+    facts=lambda: {
+        "n": _n(),
+        "tenth": 0.1 * _n(),
+        "pruned": _n() - _kept_at_90(_n()),
+        "sizes": _sizes(),
+    },
+    wrong_message=(
+        "{kept:,} is not what a 90% mask keeps of the {n:,} entries of net.features[4].weight"
+    ),
+    success="{truth} of {n:,} weights stay; the other {pruned:,} become '-' (zero).",
     hints=[
         "First count the entries of the weight tensor (a tensor's .numel()); 90% of them are "
         "pruned.",
@@ -103,21 +135,7 @@ q1 = Question(
         "does, and keeps all the others. You can also build the mask and count what it keeps.",
     ],
     solution=_solution_q1,
-    wrong=[
-        Planted(
-            "the pruned count", lambda: (round(0.9 * _layer_weights()),), "how many are pruned"
-        ),
-        Planted("truncated", lambda: (int(0.1 * _layer_weights()),), "cut down"),
-        Planted("every entry", lambda: (_layer_weights(),), "every entry"),
-        Planted(
-            "another layer",
-            lambda net: (_kept_at_90(net.features[8].weight.numel()),),
-            "fits features.8",
-        ),
-        Planted("off by one", lambda: (_kept_at_90(_layer_weights()) + 1,), "close"),
-        Planted("a fraction", (0.1,), "whole number"),
-        Planted("a string", ("461",), "whole number"),
-    ],
+    wrong=[Planted("a fraction", (0.1,), "whole number")],
     right=[
         Alternative(
             "counted from a mask",
@@ -388,6 +406,12 @@ def _solution_q3(scan):
     return most_sensitive
 
 
+def _from_an_array(scan):
+    names = np.array(list(scan))
+    drops = [sum(accs[0] - a for a in accs) for accs in scan.values()]
+    return names[np.argmax(drops)], scan  # a numpy.str_, not a str
+
+
 def _by_mean_accuracy(scan):
     return (min(scan, key=lambda name: sum(scan[name]) / len(scan[name])), scan)
 
@@ -409,7 +433,10 @@ q3 = Question(
         Planted("not a layer", lambda scan: ("conv1", scan), "one of"),
         Planted("no scan passed", ("features.0", [1, 2]), "scan result"),
     ],
-    right=[Alternative("lowest mean accuracy (same ranking)", _by_mean_accuracy)],
+    right=[
+        Alternative("lowest mean accuracy (same ranking)", _by_mean_accuracy),
+        Alternative("a NumPy string, read from an array of names", _from_an_array),
+    ],
 )
 
 QUESTIONS = bind(globals())

@@ -1,14 +1,21 @@
-"""Exercises of notebooks/04_quantization.ipynb."""
+"""Exercises of notebooks/04_quantization.ipynb.
+
+Used by: notebook 04 (``from labkit.exercises import lab04``) and the tests
+(``tests/test_exercises.py`` runs every question's declaration, with ``example_context()``
+in place of the notebook's variables).
+"""
 
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
 from labkit.check import (
+    ANY,
     Alternative,
+    Mistake,
+    Numeric,
     Planted,
     Question,
     Wrong,
@@ -16,7 +23,6 @@ from labkit.check import (
     call_learner,
     describe,
     want_callable,
-    want_number,
 )
 from labkit.data import load_digits
 from labkit.measure import file_bytes, graph_tensors, tensor_bytes
@@ -37,60 +43,19 @@ def _folded():
 
 
 def example_context() -> dict:
-    """The notebook's int8 model and its float32 model with batch norm folded, for the tests.
-
-    Used by: tests/test_exercises.py, in place of the notebook's variables.
-    """
+    """The notebook's int8 model and its float32 model with batch norm folded, for the tests."""
     return {"int8_ref": _int8_reference(), "net_folded": _folded()}
 
 
 # --------------------------------------------------------------------------- Q1: scale, zero
 
 
-def _check_q1(scale, zero_point) -> str:
-    scale = want_number(scale, "the scale")
-    zero_point = want_number(zero_point, "the zero point")
-    truth_scale = (3.0 - -1.0) / 255
-    truth_zero = round(0 - -1.0 / truth_scale)
-    if math.isclose(scale, 4.0 / 256, rel_tol=2e-4):
-        raise Wrong(
-            "0..255 has 256 values but 255 steps between them: divide the range by qmax - qmin"
-        )
-    if any(math.isclose(scale, s, rel_tol=1e-3) for s in (6 / 255, 3 / 127, 3 / 128)):
-        raise Wrong(
-            f"scale {scale:.6g} fits a symmetric range [-3, 3] around 0; this mapping is "
-            "asymmetric: fit the grid to [-1, 3] itself, lo to qmin and hi to qmax"
-        )
-    if math.isclose(scale, 1 / truth_scale, rel_tol=1e-2):
-        raise Wrong(
-            f"scale {scale:.6g} is inverted: it counts grid steps per real unit; the scale is "
-            "the real distance between neighbouring grid points, (hi - lo) / (qmax - qmin)"
-        )
-    if not math.isclose(scale, truth_scale, rel_tol=1e-3):
-        if math.isclose(scale, truth_scale, rel_tol=0.03):
-            raise Wrong(
-                f"scale {scale:.6g} is close: keep more digits (write the fraction, 4/255, "
-                "and let Python compute it)"
-            )
-        raise Wrong(
-            f"scale {scale:.6g} does not map [-1, 3] onto 0..255: the range (hi - lo) is split "
-            "into qmax - qmin steps"
-        )
-    if not float(zero_point).is_integer():
-        raise Wrong(
-            f"zero_point {zero_point} is not an integer: it is the grid point that stands for "
-            "the real 0, so round it"
-        )
-    if zero_point == -truth_zero:
-        raise Wrong("check the sign: lo = -1 must land on 0, so zero_point = qmin - lo / scale")
-    if zero_point != truth_zero:
-        raise Wrong(
-            f"zero_point {zero_point:g} is not where the real 0 lands: qmin - round(lo / scale)"
-        )
-    return (
-        f"scale = 4/255 = {truth_scale:.5f}, zero_point = {truth_zero}: the real 0 is stored "
-        f"as the integer {truth_zero}, and -1 and 3 as 0 and 255."
-    )
+_SCALE = (3.0 - -1.0) / 255  # [-1, 3] onto 0..255
+_ZERO = round(0 - -1.0 / _SCALE)
+_SYMMETRIC = (
+    "scale {scale:.6g} fits a symmetric range [-3, 3] around 0; this mapping is asymmetric: "
+    "fit the grid to [-1, 3] itself, lo to qmin and hi to qmax"
+)
 
 
 def _solution_q1():
@@ -105,9 +70,55 @@ def _from_labkit():
     return qp.scale, qp.zero_point  # one-element tensors
 
 
-q1 = Question(
+q1 = Numeric(
     answers=["scale", "zero_point"],
-    checker=_check_q1,
+    what=("the scale", "the zero point"),
+    truth=(_SCALE, _ZERO),
+    tolerance=(dict(rel=1e-3), dict(abs=0)),
+    mistakes=[
+        Mistake(
+            "256 steps",
+            (4 / 256, ANY),
+            "0..255 has 256 values but 255 steps between them: divide the range by qmax - qmin",
+            tolerance=dict(rel=2e-4),
+        ),
+        Mistake("symmetric range", (6 / 255, ANY), _SYMMETRIC),
+        Mistake("symmetric int8 habit", (3 / 127, ANY), _SYMMETRIC),
+        Mistake("symmetric, 128 steps", (3 / 128, ANY), _SYMMETRIC),
+        Mistake(
+            "inverted scale",
+            (1 / _SCALE, ANY),
+            "scale {scale:.6g} is inverted: it counts grid steps per real unit; the scale is "
+            "the real distance between neighbouring grid points, (hi - lo) / (qmax - qmin)",
+            tolerance=dict(rel=1e-2),
+        ),
+        Mistake(
+            "not rounded",
+            (ANY, 0 - -1.0 / _SCALE),
+            "zero_point {zero_point} is not an integer: it is the grid point that stands for "
+            "the real 0, so round it",
+            when=lambda zero_point: not zero_point.is_integer(),
+        ),
+        Mistake(
+            "wrong sign",
+            (ANY, -_ZERO),
+            "check the sign: lo = -1 must land on 0, so zero_point = qmin - lo / scale",
+        ),
+    ],
+    close_message=(
+        "scale {scale:.6g} is close: keep more digits (write the fraction, 4/255, and let "
+        "Python compute it)",
+        None,
+    ),
+    wrong_message=(
+        "scale {scale:.6g} does not map [-1, 3] onto 0..255: the range (hi - lo) is split into "
+        "qmax - qmin steps",
+        "zero_point {zero_point:g} is not where the real 0 lands: qmin - round(lo / scale)",
+    ),
+    success=(
+        "scale = 4/255 = {truth[0]:.5f}, zero_point = {truth[1]:g}: the real 0 is stored as the "
+        "integer {truth[1]:g}, and -1 and 3 as 0 and 255."
+    ),
     hints=[
         "The 256 integers 0..255 must cover the real range from -1 to 3, evenly spaced.",
         "The scale is the real distance between neighbouring grid points; the zero point is "
@@ -115,13 +126,7 @@ q1 = Question(
     ],
     solution=_solution_q1,
     wrong=[
-        Planted("256 steps", (4 / 256, 64), "255 steps"),
-        Planted("symmetric range", (6 / 255, 128), "symmetric"),
-        Planted("symmetric int8 habit", (3 / 127, 128), "symmetric"),
-        Planted("inverted scale", (255 / 4, 64), "inverted"),
-        Planted("rounded too early", (0.016, 64), "keep more digits"),
-        Planted("not rounded", (4 / 255, 63.75), "not an integer"),
-        Planted("wrong sign", (4 / 255, -64), "sign"),
+        Planted("symmetric range, its zero point", (6 / 255, 128), "symmetric"),
         Planted("off by one", (4 / 255, 63), "where the real 0 lands"),
         Planted("a pair in one argument", ((4 / 255, 64), 64), "is a number"),
     ],
@@ -319,60 +324,24 @@ def _ratios() -> dict[str, float]:
     }
 
 
-def _check_q3(ratio) -> str:
-    ratio = want_number(ratio, "the size ratio")
-    r = _ratios()
-
-    def near(key: str) -> bool:
-        return math.isclose(ratio, r[key], rel_tol=1e-3)
-
-    if ratio < 1:
-        raise Wrong(
-            f"{ratio:.3f} is below 1: inverted (int8 / float32; the question asks float32 / "
-            "int8), or you counted the float weights the int8 graph carries but never reads "
-            "(torch.save and .parameters() include them; tensor_bytes counts only what the "
-            "graph reads)"
-        )
-    if near("truth"):
-        saved = _zero_point_bytes(_int8_reference()) // 2
-        first = _folded().features[0].weight
-        return (
-            f"{r['truth']:.2f}x: int32 zero points would save {saved} bytes. Symmetric weights "
-            f"need no zero points at all (every one is 0): without them, {r['none']:.2f}x, "
-            "the packed_bytes estimate. The rest of the gap to 4 is the float32 scales and "
-            "biases, which weigh a lot in a model this small: features.0 keeps "
-            f"{first[0].numel()} int8 weights per output channel, and 8 bytes of scale and bias "
-            "beside them. The wide block of the latency section, with 256 x 3 x 3 = 2,304 "
-            "weights per output channel, comes much closer to 4 (printed there)."
-        )
-    if near("int64"):
-        raise Wrong(
-            f"{ratio:.3f} is the ratio with int64 zero points, printed above; with int32 each "
-            "zero point takes 4 bytes instead of 8"
-        )
-    if near("none"):
-        raise Wrong(
-            f"{ratio:.3f} leaves the zero points out (the packed_bytes estimate); keep them, "
-            "at 4 bytes each as int32"
-        )
-    if near("int16"):
-        raise Wrong(f"{ratio:.3f} counts 2 bytes per zero point (int16); an int32 takes 4")
-    if near("int8 only") or math.isclose(ratio, 4.0, rel_tol=1e-4):
-        raise Wrong(
-            f"{ratio:.3f} counts only the int8 weights; the int8 graph also reads float32 "
-            "scales and biases and the zero points"
-        )
-    if near("unfolded"):
-        raise Wrong(
-            f"{ratio:.3f} divides the model with separate batch-norm layers (4 numbers per "
-            "channel) by an int8 graph that folded them into the convolutions: not like for "
-            "like. Divide the bytes of net_folded instead"
-        )
-    raise Wrong(
-        f"{ratio:.3f} is not it: take the bytes the int8 graph reads, count its zero points "
-        "at 4 bytes each instead of 8, and divide the bytes of the float32 model (batch norm "
-        "folded) by that"
+def _q3_success(truth) -> str:
+    saved = _zero_point_bytes(_int8_reference()) // 2
+    first = _folded().features[0].weight
+    return (
+        f"{truth:.2f}x: int32 zero points would save {saved} bytes. Symmetric weights "
+        f"need no zero points at all (every one is 0): without them, {_ratios()['none']:.2f}x, "
+        "the packed_bytes estimate. The rest of the gap to 4 is the float32 scales and "
+        "biases, which weigh a lot in a model this small: features.0 keeps "
+        f"{first[0].numel()} int8 weights per output channel, and 8 bytes of scale and bias "
+        "beside them. The wide block of the latency section, with 256 x 3 x 3 = 2,304 "
+        "weights per output channel, comes much closer to 4 (printed there)."
     )
+
+
+_INT8_ONLY = (
+    "{ratio:.3f} counts only the int8 weights; the int8 graph also reads float32 scales and "
+    "biases and the zero points"
+)
 
 
 def _solution_q3(net_folded, int8_ref):
@@ -391,9 +360,54 @@ def _by_hand(net_folded, int8_ref):
     )
 
 
-q3 = Question(
+q3 = Numeric(
     answers=["ratio"],
-    checker=_check_q3,
+    what="the size ratio",
+    truth=lambda: _ratios()["truth"],
+    tolerance=dict(rel=1e-3),
+    mistakes=[
+        Mistake(
+            "inverted",
+            lambda: 1 / _ratios()["truth"],
+            "{ratio:.3f} is below 1: inverted (int8 / float32; the question asks float32 / "
+            "int8), or you counted the float weights the int8 graph carries but never reads "
+            "(torch.save and .parameters() include them; tensor_bytes counts only what the "
+            "graph reads)",
+            when=lambda ratio: ratio < 1,
+        ),
+        Mistake(
+            "int64 zero points, as printed",
+            lambda: _ratios()["int64"],
+            "{ratio:.3f} is the ratio with int64 zero points, printed above; with int32 each "
+            "zero point takes 4 bytes instead of 8",
+        ),
+        Mistake(
+            "zero points dropped",
+            lambda: _ratios()["none"],
+            "{ratio:.3f} leaves the zero points out (the packed_bytes estimate); keep them, "
+            "at 4 bytes each as int32",
+        ),
+        Mistake(
+            "int16 zero points",
+            lambda: _ratios()["int16"],
+            "{ratio:.3f} counts 2 bytes per zero point (int16); an int32 takes 4",
+        ),
+        Mistake("the int8 weights alone", lambda: _ratios()["int8 only"], _INT8_ONLY),
+        Mistake("exactly 4", 4.0, _INT8_ONLY, tolerance=dict(rel=1e-4)),
+        Mistake(
+            "batch norm not folded",
+            lambda: _ratios()["unfolded"],
+            "{ratio:.3f} divides the model with separate batch-norm layers (4 numbers per "
+            "channel) by an int8 graph that folded them into the convolutions: not like for "
+            "like. Divide the bytes of net_folded instead",
+        ),
+    ],
+    wrong_message=(
+        "{ratio:.3f} is not it: take the bytes the int8 graph reads, count its zero points at "
+        "4 bytes each instead of 8, and divide the bytes of the float32 model (batch norm "
+        "folded) by that"
+    ),
+    success=_q3_success,
     hints=[
         "Start from what the int8 graph reads, by dtype (printed above). Which entry holds the "
         "zero points, and how many bytes would it take if each zero point were an int32?",
@@ -403,12 +417,6 @@ q3 = Question(
     ],
     solution=_solution_q3,
     wrong=[
-        Planted("int64 zero points, as printed", lambda: (_ratios()["int64"],), "int64"),
-        Planted("zero points dropped", lambda: (_ratios()["none"],), "leaves the zero points"),
-        Planted("int16 zero points", lambda: (_ratios()["int16"],), "int16"),
-        Planted("the int8 weights alone", lambda: (_ratios()["int8 only"],), "only the int8"),
-        Planted("exactly 4", (4.0,), "only the int8"),
-        Planted("inverted", lambda: (1 / _ratios()["truth"],), "inverted"),
         Planted(
             "torch.save sizes",
             lambda net_folded, int8_ref: (file_bytes(net_folded) / file_bytes(int8_ref),),
@@ -425,9 +433,6 @@ q3 = Question(
             ),
             "never reads",
         ),
-        Planted("batch norm not folded", lambda: (_ratios()["unfolded"],), "like for like"),
-        Planted("far off", (3.0,), "is not it"),
-        Planted("a string", ("3.7",), "not the text"),
     ],
     right=[Alternative("counted by hand", _by_hand)],
 )

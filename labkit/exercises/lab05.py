@@ -1,4 +1,9 @@
-"""Exercises of notebooks/05_mixed_precision.ipynb."""
+"""Exercises of notebooks/05_mixed_precision.ipynb.
+
+Used by: notebook 05 (``from labkit.exercises import lab05``) and the tests
+(``tests/test_exercises.py`` runs every question's declaration, with ``example_context()``
+in place of the notebook's variables).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import torch
 
 from labkit.check import (
     Alternative,
+    Mistake,
+    Numeric,
     Planted,
     Question,
     Wrong,
@@ -21,42 +28,11 @@ from labkit.precision.formats import DynamicScaler, format_info
 
 
 def example_context() -> dict:
-    """No notebook variable is read by these checks.
-
-    Used by: tests/test_exercises.py, in place of the notebook's variables.
-    """
+    """No notebook variable is read by these checks."""
     return {}
 
 
 # --------------------------------------------------------------------------- Q1: largest
-
-
-def _check_q1(largest) -> str:
-    largest = want_number(largest, "the largest float16 number")
-    truth = float(torch.finfo(torch.float16).max)
-    if largest == truth:
-        return (
-            f"{truth:g} = (2 - 2^-10) x 2^15: the largest exponent that is not reserved for "
-            "inf and NaN is 30 - 15 = 15, with every mantissa bit set. Anything from 65520 up "
-            "rounds to inf."
-        )
-    if largest == 65536:
-        raise Wrong(
-            "65536 = 2^16 is one step too far: it needs the exponent reserved for inf; the "
-            "largest mantissa 1.1111111111 (binary) times 2^15 is a little less"
-        )
-    if largest == 65535:
-        raise Wrong("65535 is the largest 16-bit unsigned integer, not the largest float16")
-    if math.isclose(largest, float(torch.finfo(torch.bfloat16).max), rel_tol=1e-3):
-        raise Wrong(f"{largest:.4g} is bfloat16's largest number; float16 has 5 exponent bits")
-    if math.isclose(largest, float(torch.finfo(torch.float32).max), rel_tol=1e-3):
-        raise Wrong(f"{largest:.4g} is float32's largest number; float16 has 5 exponent bits")
-    if largest == 32768 or largest == 2**15 * (2 - 2**-7):
-        raise Wrong(
-            f"{largest:g} uses the right exponent (2^15) with the wrong mantissa: float16 has 10 "
-            "mantissa bits, all set to 1"
-        )
-    raise Wrong(f"{largest:g} is not it: (largest mantissa) x 2^(largest usable exponent - bias)")
 
 
 def _solution_q1():
@@ -64,24 +40,54 @@ def _solution_q1():
     return largest
 
 
-q1 = Question(
+_RIGHT_EXPONENT = (
+    "{largest:g} uses the right exponent (2^15) with the wrong mantissa: float16 has 10 "
+    "mantissa bits, all set to 1"
+)
+
+q1 = Numeric(
     answers=["largest"],
-    checker=_check_q1,
+    what="the largest float16 number",
+    whole=True,  # like every float16 from 1024 up: matched exactly
+    truth=float(torch.finfo(torch.float16).max),
+    mistakes=[
+        Mistake(
+            "2^16",
+            65536,
+            "65536 = 2^16 is one step too far: it needs the exponent reserved for inf; the "
+            "largest mantissa 1.1111111111 (binary) times 2^15 is a little less",
+        ),
+        Mistake(
+            "uint16", 65535, "65535 is the largest 16-bit unsigned integer, not the largest float16"
+        ),
+        Mistake(
+            "bfloat16's",
+            float(torch.finfo(torch.bfloat16).max),
+            "{largest:.4g} is bfloat16's largest number; float16 has 5 exponent bits",
+            tolerance=dict(rel=1e-3),  # 3.39e38, as a learner may type it
+        ),
+        Mistake(
+            "float32's",
+            float(torch.finfo(torch.float32).max),
+            "{largest:.4g} is float32's largest number; float16 has 5 exponent bits",
+            tolerance=dict(rel=1e-3),
+        ),
+        Mistake("no mantissa", 2**15, _RIGHT_EXPONENT),
+        Mistake("7 mantissa bits", 2**15 * (2 - 2**-7), _RIGHT_EXPONENT),
+    ],
+    wrong_message=(
+        "{largest:g} is not it: (largest mantissa) x 2^(largest usable exponent - bias)"
+    ),
+    success=(
+        "{truth:g} = (2 - 2^-10) x 2^15: the largest exponent that is not reserved for inf and "
+        "NaN is 30 - 15 = 15, with every mantissa bit set. Anything from 65520 up rounds to inf."
+    ),
     hints=[
         "The all-ones exponent is reserved for inf and NaN, so the largest usable exponent "
         "field is 11110 (30); float16's bias is 15.",
         "The mantissa with all 10 bits set is 1.1111111111 in binary, just under 2.",
     ],
     solution=_solution_q1,
-    wrong=[
-        Planted("2^16", (65536,), "one step too far"),
-        Planted("uint16", (65535,), "unsigned integer"),
-        Planted("bfloat16's", (float(torch.finfo(torch.bfloat16).max),), "bfloat16"),
-        Planted("float32's", (float(torch.finfo(torch.float32).max),), "float32"),
-        Planted("7 mantissa bits", (2**15 * (2 - 2**-7),), "mantissa"),
-        Planted("far off", (1000.0,), "is not it"),
-        Planted("text", ("65504",), "not the text"),
-    ],
     right=[
         Alternative("from torch.finfo", (torch.finfo(torch.float16).max,)),
         Alternative("from labkit", (format_info("float16").max,)),
@@ -99,26 +105,12 @@ def _survives(scale: float) -> bool:
     return float(torch.tensor(_GRADIENT * scale, dtype=torch.float64).to(torch.float16)) != 0
 
 
-def _check_q2(scale) -> str:
-    scale = want_number(scale, "the loss scale")
-    if scale <= 0:
-        raise Wrong(f"a loss scale is positive, got {scale:g}")
-    k = math.log2(scale)
-    if not k.is_integer():
-        raise Wrong(f"{scale:g} is not a power of two (dynamic scalers use 2^k, exact to apply)")
-    if not _survives(scale):
-        raise Wrong(
-            f"1e-9 x {scale:g} = {_GRADIENT * scale:.3g} still rounds to 0: float16's smallest "
-            f"subnormal is {format_info('float16').smallest_subnormal:.3g}, and a value "
-            "survives only above half of it"
-        )
-    if _survives(scale / 2):
-        raise Wrong(f"{scale:g} works, but a smaller power of two works too")
-    return (
-        f"1e-9 x {scale:g} = {_GRADIENT * scale:.3g} is more than half of float16's smallest "
-        f"subnormal ({format_info('float16').smallest_subnormal:.3g}), so it rounds up to it; "
-        f"with {scale / 2:g} it would round down to 0."
-    )
+def _q2_facts(scale) -> dict:
+    return {
+        "product": _GRADIENT * scale,
+        "tiny": format_info("float16").smallest_subnormal,
+        "half": scale / 2,
+    }
 
 
 def _solution_q2():
@@ -136,9 +128,44 @@ def _search():
     return (scale,)
 
 
-q2 = Question(
+q2 = Numeric(
     answers=["scale"],
-    checker=_check_q2,
+    what="the loss scale",
+    truth=32.0,
+    tolerance=dict(abs=0),
+    mistakes=[  # in this order: each test needs the ones before it to have failed
+        Mistake(
+            "negative",
+            -32,
+            "a loss scale is positive, got {scale:g}",
+            when=lambda scale: scale <= 0,
+        ),
+        Mistake(
+            "not a power of two",
+            30,
+            "{scale:g} is not a power of two (dynamic scalers use 2^k, exact to apply)",
+            when=lambda scale: not math.log2(scale).is_integer(),
+        ),
+        Mistake(
+            "one too small",
+            16,
+            "1e-9 x {scale:g} = {product:.3g} still rounds to 0: float16's smallest subnormal "
+            "is {tiny:.3g}, and a value survives only above half of it",
+            when=lambda scale: not _survives(scale),
+        ),
+        Mistake(
+            "one too large",
+            64,
+            "{scale:g} works, but a smaller power of two works too",
+            when=lambda scale: _survives(scale / 2),
+        ),
+    ],
+    far_off=None,  # every wrong answer is one of the mistakes above
+    facts=_q2_facts,
+    success=(
+        "1e-9 x {scale:g} = {product:.3g} is more than half of float16's smallest subnormal "
+        "({tiny:.3g}), so it rounds up to it; with {half:g} it would round down to 0."
+    ),
     hints=[
         "float16's smallest positive number is its smallest subnormal, 2^-24; anything below "
         "half of it rounds to zero.",
@@ -147,11 +174,7 @@ q2 = Question(
     ],
     solution=_solution_q2,
     wrong=[
-        Planted("one too small", (16,), "still rounds to 0"),
-        Planted("one too large", (64,), "smaller power of two"),
         Planted("the usual initial scale", (65536,), "smaller power of two"),
-        Planted("not a power of two", (30,), "not a power of two"),
-        Planted("negative", (-32,), "positive"),
         Planted("no scaling", (1,), "still rounds to 0"),
     ],
     right=[Alternative("found by search", _search), Alternative("as an int", (32,))],
