@@ -43,6 +43,8 @@ UNITS = {
     "latency_ms": "milliseconds per call",
     "latency_ratio": "baseline time / method time, same execution mode (see mode)",
     "latency_ratio_range": "lowest and highest interleaved round",
+    "latency_ratio_batch1": "the same ratio for one image at a time",
+    "latency_ratio_batch1_range": "lowest and highest interleaved round, one image",
 }  # a benchmark adds the units of its own keys (its module's UNITS) through envelope()
 
 
