@@ -69,8 +69,8 @@ def test_bench_quantize_quick(capsys):
     assert rows["resnet10t", "int8_ptq"]["size_ratio"] > 3.5
 
 
-@pytest.mark.parametrize("repeats", [2])
-def test_bench_search(capsys, repeats):
+def test_bench_search_quick(capsys):
+    repeats = 2  # quick: two replays of each strategy
     result = _run(capsys, "search", "--repeats", str(repeats))
     _check_envelope(result, "search")
     assert result["grid_size"] == 384 and result["repeats"] == repeats

@@ -1,7 +1,6 @@
 """What every benchmark shares: the seeded course fixture, a real-size timm model, like-for-like
-latency rows, and the table printed from a result of any technique.
-
-Used by ``labkit bench ...`` (labkit/bench/*.py); the schema is in labkit/bench/__init__.py.
+latency rows, and the table printed from a result of any technique; the schema is in
+labkit/bench/__init__.py.
 
 Used by: each lesson's benchmark (``labkit/<lesson>/bench.py``) and tests/test_bench.py.
 """
