@@ -54,6 +54,7 @@ def _plain(ranks: dict) -> dict:
 
 
 UNITS = {
+    "acc_before_finetune": "percent of test images, factorized and not yet fine-tuned",
     "param_ratio": "baseline parameters / method parameters",
     "mac_ratio": "baseline multiply-accumulates / method multiply-accumulates, one image",
 }
