@@ -10,6 +10,8 @@ The shared core (one module each; none of them imports a lesson)
 - ``labkit.models``     the SmallCNN family, timm models by name, ``weight_layers``
 - ``labkit.zoo``        verified trained checkpoints
 - ``labkit.train``      the one training loop (``fit``), accuracy with a 95% interval
+- ``labkit.trial``      the course model's one experiment (``train_small_cnn``)
+- ``labkit.autocast``   the loop's precision switch: autocast and the loss scaler
 - ``labkit.measure``    parameters, bytes, latency side by side, memory, MACs
 - ``labkit.stats``      paired comparisons and intervals over seeds
 - ``labkit.claims``     ``expect...``: results a notebook states, asserted where stated
@@ -19,7 +21,7 @@ The shared core (one module each; none of them imports a lesson)
 - ``labkit.deploy``     torch.export and torch.compile, with the fallbacks a machine needs
 - ``labkit.reference``  ``labkit.reference_timing(key, value)``: what a timing should be
 - ``labkit.store``      stored tables: written atomically, with how and where they were made
-- ``labkit.check``      the exercise framework
+- ``labkit.check``, ``labkit.numeric``  the exercise framework; numeric questions
 
 One package per lesson: its code, pictures, app, stored table, benchmark and timing probes
 - ``labkit.hparams``    notebook 01: the parameter table and the explorer

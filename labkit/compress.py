@@ -29,7 +29,6 @@ from labkit._validate import check_bits, check_float, check_module, check_tensor
 from labkit.data import Split, check_split
 from labkit.factorize.lowrank import (
     METHODS,
-    Rank,
     factorize_model,
     factorized_cost,
     uniform_ranks,
@@ -54,21 +53,33 @@ class PruneChannels:
 
 @dataclass(frozen=True)
 class Factorize:
-    """Replace layers by low-rank products: ``ranks`` ({layer name: rank}), or the same
-    ``fraction`` of every convolution's largest rank; ``method`` "svd", "spatial" or "tucker"."""
+    """Replace layers by low-rank products: either ``ranks`` ({layer name: rank}, any
+    factorizable layer), or the same ``fraction`` of every convolution's largest rank (where that
+    leaves it smaller); ``method`` "svd", "spatial" or "tucker". Hashable: ``ranks`` is kept as
+    a tuple of (name, rank) pairs."""
 
-    ranks: dict[str, Rank] | None = None
-    fraction: float = 0.5
+    ranks: tuple | None = None
+    fraction: float | None = None
     method: str = "tucker"
 
     def __post_init__(self) -> None:
-        check_float("fraction", self.fraction, low=0, high=1, low_inclusive=False)
+        if (self.ranks is None) == (self.fraction is None):
+            raise ValueError("arguments 'ranks' and 'fraction': give exactly one of the two")
+        if self.fraction is not None:
+            check_float("fraction", self.fraction, low=0, high=1, low_inclusive=False)
         if self.method not in METHODS:
             raise ValueError(
                 f"argument 'method' must be one of {list(METHODS)}, got {self.method!r}"
             )
-        if self.ranks is not None and (not isinstance(self.ranks, dict) or not self.ranks):
-            raise TypeError(f"argument 'ranks' must be a {{layer: rank}} dict, got {self.ranks!r}")
+        if self.ranks is not None:
+            ranks = self.ranks
+            if isinstance(ranks, dict):
+                ranks = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in ranks.items())
+            if not isinstance(ranks, tuple) or not ranks:
+                raise TypeError(
+                    f"argument 'ranks' must be a non-empty {{layer: rank}} dict, got {self.ranks!r}"
+                )
+            object.__setattr__(self, "ranks", ranks)
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,9 @@ class Prune:
     sparsity: float
 
     def __post_init__(self) -> None:
-        check_float("sparsity", self.sparsity, low=0, high=1, high_inclusive=False)
+        check_float(
+            "sparsity", self.sparsity, low=0, high=1, low_inclusive=False, high_inclusive=False
+        )
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,8 @@ class Compressed:
 
     def finish(self) -> nn.Module:
         """The final model: quantization-aware weights replaced by their rounded values (in
-        place), in eval mode. Call it once fine-tuning is done."""
+        place), in eval mode. Call it once fine-tuning is done: ``after_step`` is None after."""
+        self._keep = None  # the masks' tensors are the model's own; nothing to keep any more
         return bake_fake_quant(self.net).eval()
 
     def stored_bytes(self) -> int:
@@ -152,6 +166,11 @@ class Compressed:
         ``split``; the model is measured as it is now (call after ``finish()``)."""
         check_split("split", split)
         check_tensor("example", example, min_ndim=2)
+        if any(hasattr(m, "parametrizations") for m in weight_layers(self.net).values()):
+            raise RuntimeError(
+                "the weights are still being trained aware of quantization: call finish() "
+                "first, so that the report measures the rounded weights the model will store"
+            )
         kept = sum(int((p != 0).sum()) for p in self.net.parameters())
         return CompressionReport(
             self.stored_bytes(),
@@ -206,7 +225,7 @@ def _check_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
 
 
 def _factorize(net: nn.Module, step: Factorize) -> nn.Module:
-    ranks = step.ranks
+    ranks = dict(step.ranks) if step.ranks is not None else None
     if ranks is None:  # the same share of every convolution's rank, where that saves weights
         convs = [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d)]
         layers = dict(net.named_modules())

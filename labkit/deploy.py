@@ -1,10 +1,10 @@
-"""Deployment plumbing: capture a model as a graph, convert it to real int8, compile it for the
-CPU, time it like for like, and fall back, saying why, where a machine cannot.
-
-Notebook 04 teaches what these steps do ("Real int8 inference on the CPU"); this module does
-them, with the machine's quirks handled in one place: torch.export failures, a missing or
-broken C++ compiler, memory-hungry compile settings. Later notebooks compile their own
-baselines here too, so that every speed-up compares compiled with compiled.
+"""Deployment plumbing: capture a model as a graph (torch.export), compile it for the CPU
+(torch.compile), say a measured speed ratio in words, and fall back, saying why, where a machine
+cannot: torch.export failures, a missing or broken C++ compiler, memory-hungry compile
+settings, all handled in one place. Notebook 04 teaches what these steps do ("Real int8
+inference on the CPU"; the int8 conversion itself is ``labkit.quantize.int8``), and every
+lesson that times a compiled model compiles its baseline here too, so that every speed-up
+compares compiled with compiled.
 
 Used by: labkit.quantize.int8 (real int8 models) and the benchmarks that time compiled models
 (labkit/prune/bench.py, labkit/quantize/bench.py).
@@ -81,8 +81,6 @@ class Compiled:
     how long compiling took, and why not where it is not: ``reason`` in words for a learner,
     ``detail`` the first line of the underlying error (compiler output), for a bug report.
     ``mode`` is "compiled" or "eager": label every measurement with it.
-
-    Lesson: notebooks/04_quantization.ipynb, "Latency, side by side".
     """
 
     model: nn.Module
@@ -109,8 +107,6 @@ def compile_model(
     compiler, or a failure inside torch.compile; ``reason`` says which, in one line without
     the compiler's own output (that is in ``detail``), and ``mode`` says "eager". Never raises
     for that.
-
-    Lesson: notebooks/04_quantization.ipynb, "Latency, side by side".
     """
     import torch._inductor.config as inductor_config  # loads the compiler stack: only here
 

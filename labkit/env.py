@@ -1,11 +1,9 @@
 """Setting up a notebook: seeds, threads, offline mode, the accelerator, and what is printed
-about the machine (its features are detected in ``labkit.hardware``).
+about the machine (its features are detected in ``labkit.hardware``). ``labkit.setup()`` is
+introduced in notebooks/00_welcome.ipynb.
 
-Used by every notebook's first cell (``labkit.setup()``, introduced in
-notebooks/00_welcome.ipynb) and by ``labkit doctor``.
-
-Used by: ``labkit.setup()`` in every notebook's first cell, and the modules that need seeds,
-threads or offline mode (labkit.zoo, labkit.measure, labkit.models).
+Used by: ``labkit.setup()`` in every notebook's first cell and ``labkit doctor``, and the modules
+that need seeds, threads or offline mode (labkit.zoo, labkit.measure, labkit.models).
 """
 
 from __future__ import annotations
@@ -161,10 +159,7 @@ class Environment:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the packages the course depends on ("missing" if absent).
-
-    Lesson: notebooks/00_welcome.ipynb, "Imports".
-    """
+    """Versions of Python and of the packages the course depends on ("missing" if absent)."""
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}

@@ -41,8 +41,6 @@ class SmallCNN(nn.Module):
     ``width`` is the channel count of the first block (the others use twice that);
     ``kernel_size`` is the side of every convolution kernel (odd, so padding keeps the size);
     ``depth`` is the number of conv blocks (3 by default, the course's baseline).
-
-    Lesson: notebooks/00_welcome.ipynb, "A model trained in seconds".
     """
 
     def __init__(

@@ -1,7 +1,5 @@
 """Run notebooks from a clean kernel, measure them, and fill in exercise solutions.
 
-Used by ``labkit timings`` and by the test suite (tests/test_notebooks.py).
-
 Used by: `labkit timings` (labkit/cli.py) and tests/test_notebooks.py.
 """
 

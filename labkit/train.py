@@ -20,7 +20,7 @@ labkit.distill.students, labkit.precision.training) and labkit.zoo.
 
 from __future__ import annotations
 
-import contextlib
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -38,21 +38,17 @@ from labkit._validate import (
     check_int,
     check_module,
 )
+from labkit.autocast import PRECISIONS, autocast_for, check_autocast_device, make_scaler
 from labkit.data import Split, check_split
 
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 EVAL_BATCH = 512  # images per forward pass when evaluating (memory, not accuracy)
-PRECISIONS = ("float32", "bfloat16", "float16_scaled")
-AUTOCAST_DTYPE = {"bfloat16": torch.bfloat16, "float16_scaled": torch.float16}
 SCHEDULES = ("constant", "onecycle")
 SCALER_METHODS = ("scale", "step", "update", "get_scale")  # what fit asks of a loss scaler
 
 
 def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (good even near 0% and 100%).
-
-    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
-    """
+    """Wilson score interval for a proportion (good even near 0% and 100%)."""
     total = check_int("total", total, min_value=1)
     correct = check_int("correct", correct, min_value=0, max_value=total)
     confidence = check_float("confidence", confidence, low=0.5, high=1, high_inclusive=False)
@@ -75,8 +71,6 @@ def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tup
 class Accuracy:
     """A measured accuracy with its 95% confidence interval (Wilson). ``value`` is a fraction
     (0.98); ``percent`` the same in percent (98.0).
-
-    Lesson: notebooks/00_welcome.ipynb, "Accuracy with its uncertainty".
     """
 
     correct: int
@@ -177,53 +171,6 @@ def evaluate(net: nn.Module, split: Split) -> Accuracy:
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def check_autocast_device(name: str, value: object) -> str:
-    """The device type (``"cpu"``, ``"cuda"``) of ``value`` if autocast can run there."""
-    try:
-        device = torch.device(value)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"argument '{name}' must be a device such as 'cpu', got {value!r}"
-        ) from None
-    if not torch.amp.is_autocast_available(device.type):
-        raise ValueError(
-            f"argument '{name}': autocast does not support the device type {device.type!r}; "
-            "use 'cpu' or 'cuda'"
-        )
-    if device.type != "cpu":
-        # Autocast on an absent device only warns and switches itself off: every operation
-        # would then run in float32, which is not what the caller asked for.
-        backend = getattr(torch, device.type, None)
-        present = backend is not None and backend.is_available()
-        count = backend.device_count() if present and hasattr(backend, "device_count") else 1
-        if not present or (device.index is not None and device.index >= count):
-            raise ValueError(
-                f"argument '{name}': there is no {str(device)!r} device on this machine "
-                f"(autocast would be switched off); use 'cpu'"
-                + (" or 'cuda'" if device.type != "cuda" and torch.cuda.is_available() else "")
-            )
-    return device.type
-
-
-def autocast_for(precision: str, device: str | torch.device = "cpu"):
-    """The context a forward pass runs in for ``precision``: autocast to bfloat16 or float16 on
-    ``device``, or nothing for float32.
-    """
-    check_choice("precision", precision, PRECISIONS)
-    device_type = check_autocast_device("device", device)
-    if precision == "float32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device_type, dtype=AUTOCAST_DTYPE[precision])
-
-
-def make_scaler(precision: str, device: str | torch.device = "cpu") -> torch.amp.GradScaler:
-    """PyTorch's loss scaler, switched on for float16 only (a disabled one passes through)."""
-    check_choice("precision", precision, PRECISIONS)
-    return torch.amp.GradScaler(
-        check_autocast_device("device", device), enabled=precision == "float16_scaled"
-    )
-
-
 def train_step(
     net: nn.Module,
     opt: torch.optim.Optimizer,
@@ -297,7 +244,7 @@ def _train_epoch(
         )
         if not torch.isfinite(loss):
             return False
-        if run.schedule is not None:
+        if run.schedule is not None and stepped:  # a skipped step moves no schedule either
             run.schedule.step()
         if run.after_step is not None:
             run.after_step(net)
@@ -315,6 +262,40 @@ def _train_epoch(
     return True
 
 
+def _check_loss_fn(net: nn.Module, train: Split, loss_fn: LossFn, precision: str) -> None:
+    """Try ``loss_fn`` on the first two images, in eval mode without gradients (nothing about
+    the model changes), so that a wrong one is refused before any training step."""
+    try:
+        inspect.signature(loss_fn).bind(None, None, None, None)
+    except TypeError:
+        raise TypeError(
+            "argument 'loss_fn' must take (logits, y, X, idx): the batch's logits, labels, "
+            "images and positions in the training split"
+        ) from None
+    except ValueError:  # a builtin without a signature: let the trial call tell
+        pass
+    idx = torch.arange(min(2, len(train)))
+    device = _device_of(net)
+    X, y = train.X[idx].to(device), train.y[idx].to(device)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad(), autocast_for(precision, device):
+            loss = loss_fn(net(X), y, X, idx)
+    except Exception as err:
+        raise TypeError(
+            f"argument 'loss_fn' failed on two training images: {type(err).__name__}: {err}"
+        ) from None
+    finally:
+        net.train(was_training)
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0 or not loss.is_floating_point():
+        raise TypeError(
+            "argument 'loss_fn' must return the batch's loss as one number in a tensor "
+            f"(0-d, floating point), got {type(loss).__name__}"
+            + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else "")
+        )
+
+
 def fit(
     net: nn.Module,
     train: Split,
@@ -322,7 +303,7 @@ def fit(
     *,
     epochs: int = 5,
     lr: float = 3e-3,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     schedule: str = "constant",
@@ -342,6 +323,7 @@ def fit(
     ``loss_fn(logits, y, X, idx)`` replaces cross-entropy (``idx``: the batch's positions in
     ``train``, so distillation looks up the teacher's logits of these images);
     ``after_step(net)`` runs after every optimizer step (pruning re-applies its masks there);
+    ``batch_size`` defaults to 64 (or the whole split, when it is smaller);
     ``on_epoch(epoch, history)`` runs after each epoch, and returning True stops training
     (an Optuna pruner uses it). ``schedule``: "constant", or "onecycle" (up to ``lr``, then
     down to almost 0, stepped every batch). ``precision``: "float32", "bfloat16" (autocast) or
@@ -359,6 +341,8 @@ def fit(
         check_split("val", val)
     epochs = check_int("epochs", epochs, min_value=1, max_value=10_000)
     lr = check_float("lr", lr, low=0, high=10, low_inclusive=False)
+    if batch_size is None:
+        batch_size = min(64, len(train))
     batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(train))
     check_choice("optimizer", optimizer, ("adam", "sgd"))
     weight_decay = check_float("weight_decay", weight_decay, low=0, high=1)
@@ -382,7 +366,13 @@ def fit(
             "argument 'scaler' must be a loss scaler with the methods of torch.amp.GradScaler "
             f"({', '.join(SCALER_METHODS)}), got {type(scaler).__name__}"
         )
+    elif callable(getattr(scaler, "is_enabled", None)) and not scaler.is_enabled():
+        raise ValueError(
+            "argument 'scaler' is switched off (enabled=False): float16 would train unscaled"
+        )
     check_autocast_device("device of 'net'", device)
+    if loss_fn is not None:
+        _check_loss_fn(net, train, loss_fn, precision)
 
     opt = _make_optimizer(net, optimizer, lr, weight_decay)
     steps_per_epoch = -(-len(train) // batch_size)

@@ -100,8 +100,6 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
 
     Everything is written to a temporary folder first and moved into place at the
     end, so an interrupted build leaves the old zoo untouched.
-
-    Lesson: notebooks/00_welcome.ipynb, "The model zoo" (``labkit zoo build``).
     """
     names = list(RECIPES) if names is None else list(names)
     if not names:

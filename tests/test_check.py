@@ -181,7 +181,7 @@ def _solution_ratio():
 
 def _ratio(**changes):
     """A small Numeric question: the truth 1/3, two named mistakes and a rounding message."""
-    from labkit.check import Mistake, Numeric
+    from labkit.numeric import Mistake, Numeric
 
     declared = dict(
         answers=["ratio"],
@@ -241,7 +241,7 @@ def test_a_numeric_question_judges_by_its_declaration(monkeypatch):
 
 
 def test_the_truth_is_judged_before_any_mistake(monkeypatch):
-    from labkit.check import Mistake
+    from labkit.numeric import Mistake
 
     monkeypatch.setenv("LABKIT_STRICT_CHECKS", "1")
     # A mistake at 0.34 with a wide tolerance covers the truth too: the truth still wins.
@@ -252,7 +252,7 @@ def test_the_truth_is_judged_before_any_mistake(monkeypatch):
 
 
 def test_a_mistake_that_is_the_truth_is_refused_when_declared():
-    from labkit.check import Mistake
+    from labkit.numeric import Mistake
 
     with pytest.raises(ValueError, match="within tolerance of the truth"):
         _ratio(mistakes=[Mistake("same", 0.33335, "{ratio} is the same number")])
@@ -297,7 +297,7 @@ def test_a_numeric_question_plants_its_mistakes_and_the_usual_slips(monkeypatch)
 def test_a_planted_case_expects_its_own_message_not_one_sharing_a_phrase(monkeypatch):
     import re
 
-    from labkit.check import Mistake
+    from labkit.numeric import Mistake
 
     monkeypatch.setenv("LABKIT_STRICT_CHECKS", "1")
     q = _ratio(
@@ -313,7 +313,7 @@ def test_a_planted_case_expects_its_own_message_not_one_sharing_a_phrase(monkeyp
 
 
 def test_a_numeric_question_of_several_answers(monkeypatch):
-    from labkit.check import ANY, Mistake, Numeric
+    from labkit.numeric import ANY, Mistake, Numeric
 
     monkeypatch.setenv("LABKIT_STRICT_CHECKS", "1")
 

@@ -52,6 +52,7 @@ def test_factorize_prune_and_quantize_chain_and_stay_compressed_while_they_learn
     assert _zeros(final) >= 0.6 - 1e-3  # fine-tuning did not regrow pruned weights (to a weight)
     for w in (m.weight for m in weight_layers(final).values()):
         assert max(len(torch.unique(row)) for row in w.reshape(len(w), -1)) <= 16  # 4 bits
+    assert model.after_step is None  # finished: nothing more to keep
     report = model.report(train, train.X[:1])
     assert report.stored_bytes < tensor_bytes(net) / 8  # 4-bit, 60% zeros, fewer weights
     assert report.nonzero_params < report.n_params and report.macs > 0
@@ -97,9 +98,12 @@ def test_bad_steps_are_refused_before_any_work():
         lambda: C.Prune(float("nan")),
         lambda: C.PruneChannels(-0.1),
         lambda: C.QuantizeAware(1),
-        lambda: C.Factorize(method="qr"),
+        lambda: C.Prune(0.0),
+        lambda: C.Factorize(fraction=0.5, method="qr"),
         lambda: C.Factorize(fraction=0),
         lambda: C.Factorize(ranks={}),
+        lambda: C.Factorize(),
+        lambda: C.Factorize(ranks={"2": 4}, fraction=0.5),
     ):
         with pytest.raises((ValueError, TypeError)):
             make()
@@ -110,3 +114,24 @@ def test_bad_steps_are_refused_before_any_work():
 def test_a_single_step_may_be_given_alone():
     model = C.compress(_net(), C.Prune(0.3))
     assert model.steps == (C.Prune(0.3),) and _zeros(model.net) == pytest.approx(0.3, abs=1e-3)
+
+
+def test_steps_are_hashable_so_a_search_can_key_results_by_chain():
+    chain = (C.Factorize(ranks={"2": (4, 4)}), C.Prune(0.5), C.QuantizeAware(4))
+    assert len({chain, tuple(chain)}) == 1 and C.Factorize(ranks={"2": 4}).ranks == (("2", 4),)
+
+
+def test_a_report_needs_the_rounded_weights_and_matches_packed_bytes(monkeypatch):
+    from labkit.quantize.fewer_bits import packed_bytes
+
+    net, train = _net(), _split()
+    model = C.compress(net, [C.QuantizeAware(4)])
+    with pytest.raises(RuntimeError, match="finish"):
+        model.report(train, train.X[:1])
+    final = model.finish()
+    assert model.stored_bytes() == packed_bytes(final, 4)  # the same arithmetic, two ways
+
+
+def test_too_many_channels_removed_is_refused_not_ignored():
+    with pytest.raises(ValueError, match="channel_ratio"):
+        C.compress(_net(), [C.PruneChannels(0.95)], _split().X[:2])

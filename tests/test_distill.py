@@ -236,3 +236,29 @@ def test_a_live_teacher_trains_the_student_as_its_stored_logits_do_and_keeps_its
     assert not all(
         torch.equal(p, q) for p, q in zip(a.parameters(), fresh.parameters(), strict=True)
     )
+
+
+def test_the_distillation_loss_goes_to_fit_and_fit_options_go_through(data):
+    from labkit.train import fit
+
+    teacher = load_pretrained("baseline").eval()
+    train, val = data.train.subset(128), data.val
+    targets = D.teacher_logits(teacher, train)
+    a, b = D.student(4, seed=1), D.student(4, seed=1)
+    D.train_student(a, train, targets, epochs=1, seed=2, progress=False)
+    fit(
+        b,
+        train,
+        epochs=1,
+        lr=1e-2,
+        schedule="onecycle",
+        seed=2,
+        progress=False,
+        loss_fn=D.loss_for(targets),
+    )  # the same run, through fit directly
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    history = D.train_student(
+        D.student(4), train, targets, epochs=2, val=val, max_steps=3, progress=False
+    )
+    assert len(history.val_acc) == 2 and len(history.batch_loss) == 3  # 2 steps, then 1

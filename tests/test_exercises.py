@@ -14,7 +14,8 @@ import pkgutil
 import pytest
 
 import labkit.exercises
-from labkit.check import ExerciseFailed, Numeric, Question, ____, needs, resolve
+from labkit.check import ExerciseFailed, Question, ____, needs, resolve
+from labkit.numeric import Numeric
 
 MODULES = [
     importlib.import_module(f"labkit.exercises.{m.name}")

@@ -1,4 +1,4 @@
-"""labkit.factorize and labkit.rank_choice: the from-scratch factorizations agree with torch and
+"""labkit.factorize (lowrank and ranks): the from-scratch factorizations agree with torch and
 tensorly on the same input, the formulas agree with the built layers, bad input is refused by
 name."""
 

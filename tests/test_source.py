@@ -28,7 +28,7 @@ def test_a_one_line_pointer_and_the_blank_line_before_it_go():
     assert lines[closing - 1].strip(), "no blank line left before the closing quotes"
 
 
-def test_classes_and_functions_without_a_pointer_are_shown_whole():
+def test_classes_are_shown_whole_without_their_pointer():
     from labkit.precision import DynamicScaler
 
     text = source_of(DynamicScaler)
@@ -49,3 +49,35 @@ def test_what_has_no_source_gets_a_clear_error():
         source_of(len)
     with pytest.raises(TypeError, match="argument 'fn'"):
         source_of("not a function")
+
+
+def test_single_quoted_docstrings_and_text_after_the_pointer_are_kept(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    module = tmp_path / "sample_for_source.py"
+    module.write_text(
+        "def f(x):\n"
+        "    '''Add one.\n\n"
+        '    Lesson: notebooks/00_welcome.ipynb, "A section whose\n'
+        '    title wraps".\n\n'
+        "    A note after the pointer stays.\n"
+        "    '''\n"
+        "    return x + 1\n\n\n"
+        "def g(x):\n"
+        '    """Twice.\n\n'
+        '    Lesson: notebooks/00_welcome.ipynb, "One line"."""\n'
+        "    return 2 * x\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sample = importlib.import_module("sample_for_source")
+    try:
+        f = source_of(sample.f)
+        assert "return x + 1" in f and "A note after the pointer stays." in f
+        assert "Lesson:" not in f and "title wraps" not in f
+        g = source_of(sample.g)
+        assert "Lesson:" not in g and "return 2 * x" in g and g.count('"""') == 2
+        ast.parse(textwrap.dedent(f))
+        ast.parse(textwrap.dedent(g))
+    finally:
+        sys.modules.pop("sample_for_source", None)

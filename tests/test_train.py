@@ -86,14 +86,83 @@ def test_fit_stops_on_a_diverging_loss(data):
         (dict(batch_size=0), "batch_size"),
         (dict(optimizer="rmsprop"), "optimizer"),
         (dict(loss_fn=3), "loss_fn"),
+        (dict(loss_fn=lambda logits, y, X: logits.sum()), "loss_fn"),  # the old 3-argument form
+        (dict(loss_fn=lambda logits, y, X, idx: 1.0), "loss_fn"),  # a float, not a tensor
+        (dict(loss_fn=lambda logits, y, X, idx: logits), "loss_fn"),  # not one number
+        (dict(loss_fn=lambda logits, y, X, idx: logits[99]), "loss_fn"),  # raises inside
+        (dict(schedule="cosine"), "schedule"),
+        (dict(precision="int8"), "precision"),
+        (dict(precision="bfloat16", scaler=torch.amp.GradScaler("cpu")), "scaler"),
+        (dict(precision="float16_scaled", scaler=object()), "scaler"),
+        (
+            dict(precision="float16_scaled", scaler=torch.amp.GradScaler("cpu", enabled=False)),
+            "scaler",
+        ),
+        (dict(max_steps=0), "max_steps"),
+        (dict(max_steps=True), "max_steps"),
+        (dict(max_steps=1.5), "max_steps"),
     ],
 )
 def test_fit_rejects_bad_arguments_and_leaves_the_model_untouched(data, kwargs, word):
     net = create_model(seed=0)
-    before = [p.clone() for p in net.parameters()]
+    before = [p.clone() for p in net.parameters()] + [b.clone() for b in net.buffers()]
     with pytest.raises((ValueError, TypeError), match=word):
         fit(net, data.train.subset(64), progress=False, **kwargs)
-    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+    after = list(net.parameters()) + list(net.buffers())
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_the_loss_gets_the_batchs_positions_and_max_steps_stops(data):
+    train = data.train.subset(100)
+    seen = []
+
+    def loss_fn(logits, y, X, idx):
+        seen.append(idx.clone())
+        assert torch.equal(X, train.X[idx]) and torch.equal(y, train.y[idx])
+        return torch.nn.functional.cross_entropy(logits, y)
+
+    history = fit(
+        create_model(seed=0), train, batch_size=32, max_steps=5, loss_fn=loss_fn, progress=False
+    )
+    batches = seen[1:]  # the first call is the check on two images, before training
+    assert len(history.batch_loss) == 5 == len(batches)
+    assert torch.equal(torch.cat(batches[:4]).sort().values, torch.arange(100))  # one epoch
+    assert history.epochs == 2  # the fifth step began a second pass
+
+
+def test_a_one_cycle_schedule_rises_then_falls(data, monkeypatch):
+    import labkit.train as T
+
+    made = []
+    original = T._make_optimizer
+    monkeypatch.setattr(T, "_make_optimizer", lambda *a: made.append(original(*a)) or made[-1])
+    lrs = []
+    fit(
+        create_model(seed=0),
+        data.train.subset(256),
+        epochs=2,
+        lr=1e-2,
+        schedule="onecycle",
+        progress=False,
+        after_step=lambda n: lrs.append(made[0].param_groups[0]["lr"]),
+    )
+    # lrs[k] is the rate step k + 2 uses (read after step k + 1 and the schedule's step); the
+    # last step used lrs[-2], which is the schedule's end, near 0
+    assert max(lrs) == pytest.approx(1e-2, rel=0.1) and lrs[-2] < 1e-4  # 8 steps: near the top
+    assert lrs.index(max(lrs)) not in (0, len(lrs) - 1)
+
+
+def test_mixed_precision_trains_in_every_precision(data):
+    train = data.train.subset(128)
+    for precision in ("bfloat16", "float16_scaled"):
+        history = fit(create_model(seed=0), train, epochs=1, precision=precision, progress=False)
+        assert all(math.isfinite(x) for x in history.batch_loss)
+    h16 = fit(create_model(seed=0), train, epochs=1, precision="float16_scaled", progress=False)
+    assert len(h16.scales) == len(h16.batch_loss) and h16.scales[0] == 2.0**16
+
+
+def test_the_default_batch_fits_a_small_split(data):
+    fit(create_model(seed=0), data.train.subset(20), epochs=1, progress=False)
 
 
 def test_fit_and_evaluate_reject_what_is_not_a_split(data):

@@ -34,7 +34,7 @@ Top level:
   Technique-specific keys are named in each module's ``run`` docstring (for instance
   ``sparsity`` for unstructured pruning, ``channel_ratio`` for structured pruning, ``bits``).
 
-Search rows are strategies rather than models; see ``labkit.bench.search``.
+Search rows are strategies rather than models; see labkit/search/bench.py.
 """
 
 from labkit.bench.common import SCHEMA_VERSION, report

@@ -1,7 +1,6 @@
 """What every benchmark shares: the seeded course fixture, a real-size timm model, like-for-like
-latency rows, and the table printed from a result of any technique.
-
-Used by ``labkit bench ...`` (labkit/bench/*.py); the schema is in labkit/bench/__init__.py.
+latency rows, and the table printed from a result of any technique; the schema is in
+labkit/bench/__init__.py.
 
 Used by: each lesson's benchmark (``labkit/<lesson>/bench.py``) and tests/test_bench.py.
 """
@@ -43,6 +42,8 @@ UNITS = {
     "latency_ms": "milliseconds per call",
     "latency_ratio": "baseline time / method time, same execution mode (see mode)",
     "latency_ratio_range": "lowest and highest interleaved round",
+    "latency_ratio_batch1": "the same ratio for one image at a time",
+    "latency_ratio_batch1_range": "lowest and highest interleaved round, one image",
 }  # a benchmark adds the units of its own keys (its module's UNITS) through envelope()
 
 

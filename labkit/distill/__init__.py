@@ -23,6 +23,7 @@ from labkit.distill.plots import (
 )
 from labkit.distill.students import (
     gap_recovered,
+    loss_for,
     student,
     teacher_logits,
     time_epochs,
@@ -61,6 +62,7 @@ __all__ = [
     "distillation_loss",
     "epochs_for",
     "gap_recovered",
+    "loss_for",
     "plot_gain_grid",
     "plot_gains",
     "plot_soft_targets",

@@ -9,6 +9,8 @@ the same batch order for a seed, so their accuracies can be compared seed by see
 
 Serves notebooks/07_knowledge_distillation.ipynb; the seed sweeps are in
 ``labkit.distill.table``.
+
+Used by: labkit.distill.table, labkit.distill.bench and labkit.distill.probes.
 """
 
 from __future__ import annotations
@@ -66,6 +68,34 @@ def _num_classes(net: nn.Module, split: Split) -> int:
         net.train(was_training)
 
 
+def loss_for(
+    targets: torch.Tensor | nn.Module,
+    temperature: float = TEMPERATURE,
+    weight: float = WEIGHT,
+) -> Callable[..., torch.Tensor]:
+    """The ``loss_fn`` that ``labkit.fit`` takes for distillation: :func:`distillation_loss`
+    against ``targets``, the teacher's logits for every training image (looked up by the
+    batch's positions), or the teacher itself (run on every batch, without gradients). A
+    capstone that fine-tunes with a teacher and a validation split passes it to ``fit``.
+    """
+    T, weight = check_temperature(temperature), check_weight(weight)
+    if isinstance(targets, nn.Module):
+        teacher = targets
+
+        def live(logits, y, X, idx):  # the teacher runs on every batch
+            with torch.no_grad():
+                wanted = teacher(X)
+            return distillation_loss(logits, wanted, y, T, weight)
+
+        return live
+    check_tensor("targets", targets, ndim=2, finite=True)
+
+    def looked_up(logits, y, X, idx):  # the teacher's logits of these images
+        return distillation_loss(logits, targets[idx], y, T, weight)
+
+    return looked_up
+
+
 def train_student(
     net: nn.Module,
     train: Split,
@@ -80,33 +110,31 @@ def train_student(
     after_step: Callable[[nn.Module], None] | None = None,
     progress: bool = True,
     desc: str = "student",
+    **fit_options,
 ) -> History:
     """Train ``net`` on ``train`` with the course's one loop (``labkit.fit``): with ``targets``
     (the teacher's logits for every training image, from :func:`teacher_logits`) on
     :func:`distillation_loss`, the batch's targets looked up by its positions; without them on
     the labels alone; given the teacher itself, it runs the teacher on every batch (the costly
-    way, for comparison; the teacher's mode is restored). Adam with a one-cycle learning-rate
-    schedule (up to ``lr``, then down to almost 0), so the last epoch's model is a settled one.
-    ``seed`` fixes the batch order, as in ``labkit.fit``; ``after_step(net)`` runs after every
-    step (pruning keeps its masks there). The model is left in eval mode.
+    way, for comparison; the teacher runs in eval mode, and its own mode is restored after).
+    Adam with a one-cycle learning-rate schedule (up to ``lr``, then down to almost 0), so the
+    last epoch's model is a settled one. ``seed`` fixes the batch order, as in ``labkit.fit``;
+    ``after_step(net)`` runs after every step (pruning keeps its masks there); any other
+    option of ``fit`` (``val``, ``on_epoch``, ``precision``, ``max_steps``...) goes to it. The
+    model is left in eval mode.
 
     Lesson: notebooks/07_knowledge_distillation.ipynb, "Solo or distilled: the same student,
     seed by seed".
     """
     check_module("net", net)
     check_split("train", train)
-    T, weight = check_temperature(temperature), check_weight(weight)
     loss_fn = None
-    if isinstance(targets, nn.Module):
-        teacher = targets
-
-        def loss_fn(logits, y, X, idx):  # the teacher runs on every batch, in eval mode
-            with torch.no_grad():
-                wanted = teacher(X)
-            return distillation_loss(logits, wanted, y, T, weight)
-
-    elif targets is not None:
-        check_tensor("targets", targets, ndim=2, finite=True)
+    if targets is not None:
+        loss_fn = loss_for(targets, temperature, weight)
+    else:  # labels alone: still refuse a temperature or a weight that could never be used
+        check_temperature(temperature)
+        check_weight(weight)
+    if isinstance(targets, torch.Tensor):
         if len(targets) != len(train):
             raise ValueError(
                 f"argument 'targets' must hold the teacher's logits for each of the "
@@ -118,24 +146,23 @@ def train_student(
                 f"teacher and student must have the same number of classes: the student has "
                 f"{classes}, the teacher {targets.shape[1]}"
             )
-
-        def loss_fn(logits, y, X, idx):  # the teacher's logits of these images, looked up
-            return distillation_loss(logits, targets[idx], y, T, weight)
-
     with _eval_mode(targets if isinstance(targets, nn.Module) else None):
         return fit(
             net,
             train,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            optimizer="adam",
-            schedule="onecycle",
-            seed=seed,
-            loss_fn=loss_fn,
-            after_step=after_step,
-            progress=progress,
-            desc=desc,
+            **{
+                "epochs": epochs,
+                "lr": lr,
+                "batch_size": batch_size,
+                "optimizer": "adam",
+                "schedule": "onecycle",
+                "seed": seed,
+                "loss_fn": loss_fn,
+                "after_step": after_step,
+                "progress": progress,
+                "desc": desc,
+                **fit_options,
+            },
         )
 
 
@@ -199,8 +226,6 @@ def gap_recovered(acc_teacher: float, acc_alone: float, acc_distilled: float) ->
     """The share of the accuracy gap that distillation closes:
     (acc_distilled - acc_alone) / (acc_teacher - acc_alone). 1: all of it; 0: none; below 0:
     distillation made it worse. The gap must not be zero.
-
-    Lesson: notebooks/07_knowledge_distillation.ipynb, "Distillation repairs compression".
     """
     teacher = check_float("acc_teacher", acc_teacher)
     alone = check_float("acc_alone", acc_alone)

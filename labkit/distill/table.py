@@ -27,7 +27,7 @@ from labkit import store
 from labkit._validate import check_bool, check_choice, check_float, check_int
 from labkit.compress import Factorize, Prune, QuantizeAware, compress
 from labkit.data import load_digits
-from labkit.distill.students import student, teacher_logits, train_student
+from labkit.distill.students import gap_recovered, student, teacher_logits, train_student
 from labkit.env import using_threads
 from labkit.factorize.ranks import COURSE_RANKS
 from labkit.measure import count_parameters
@@ -189,7 +189,7 @@ class DistillTable:
         check_choice("weight", key, entry["distilled"])
         alone, distilled = entry["alone"], entry["distilled"][key]
         teacher = self.teacher["acc"]
-        shares = [(d - a) / (teacher - a) for a, d in zip(alone, distilled, strict=True)]
+        shares = [gap_recovered(teacher, a, d) for a, d in zip(alone, distilled, strict=True)]
         return dict(
             method=method,
             what=entry["what"],

@@ -20,7 +20,9 @@ class DistillExplorer(App):
         import ipywidgets as w
 
         if not isinstance(table, DistillTable):
-            raise TypeError("argument 'table' must be a labkit.distill_table.DistillTable")
+            raise TypeError(
+                "argument 'table' must be a labkit.distill.DistillTable (DistillTable.load())"
+            )
         self.table = table
         grid = table.record["grid"]
         self.temperature = w.SelectionSlider(

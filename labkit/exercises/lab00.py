@@ -11,8 +11,9 @@ import functools
 import torch
 
 import labkit
-from labkit.check import ANY, Alternative, Mistake, Numeric, Planted, bind
+from labkit.check import Alternative, Planted, bind
 from labkit.data import load_digits
+from labkit.numeric import ANY, Mistake, Numeric
 from labkit.train import accuracy_interval, evaluate
 from labkit.zoo import load_pretrained
 

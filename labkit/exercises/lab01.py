@@ -19,8 +19,6 @@ from torch.utils.flop_counter import FlopCounterMode
 import labkit
 from labkit.check import (
     Alternative,
-    Mistake,
-    Numeric,
     Planted,
     Question,
     Wrong,
@@ -31,6 +29,7 @@ from labkit.check import (
 )
 from labkit.measure import count_macs, count_parameters, weight_tensors
 from labkit.models import SmallCNN
+from labkit.numeric import Mistake, Numeric
 from labkit.zoo import load_pretrained
 
 

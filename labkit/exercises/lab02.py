@@ -15,9 +15,7 @@ import torch
 
 from labkit.check import (
     Alternative,
-    Mistake,
     NotAttempted,
-    Numeric,
     Planted,
     Question,
     Wrong,
@@ -28,6 +26,7 @@ from labkit.check import (
     want_callable,
     want_choice,
 )
+from labkit.numeric import Mistake, Numeric
 from labkit.search.strategies import COURSE_SPACE, STRATEGIES, SearchSpace
 from labkit.search.table import Replay
 

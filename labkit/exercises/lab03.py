@@ -16,9 +16,7 @@ from torch.nn.utils import prune as torch_prune
 
 from labkit.check import (
     Alternative,
-    Mistake,
     NotAttempted,
-    Numeric,
     Planted,
     Question,
     Wrong,
@@ -29,6 +27,7 @@ from labkit.check import (
     want_choice,
 )
 from labkit.models import weight_layers
+from labkit.numeric import Mistake, Numeric
 from labkit.prune.masks import global_magnitude_masks, magnitude_mask
 from labkit.zoo import load_pretrained
 

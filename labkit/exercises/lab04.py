@@ -12,10 +12,7 @@ import functools
 import torch
 
 from labkit.check import (
-    ANY,
     Alternative,
-    Mistake,
-    Numeric,
     Planted,
     Question,
     Wrong,
@@ -27,6 +24,7 @@ from labkit.check import (
 from labkit.data import load_digits
 from labkit.measure import file_bytes, graph_tensors, tensor_bytes
 from labkit.models import fold_batchnorm
+from labkit.numeric import ANY, Mistake, Numeric
 from labkit.quantize.affine import qparams
 from labkit.quantize.int8 import graph_bytes_by_dtype, ptq_int8
 from labkit.zoo import load_pretrained

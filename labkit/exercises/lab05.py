@@ -13,8 +13,6 @@ import torch
 
 from labkit.check import (
     Alternative,
-    Mistake,
-    Numeric,
     Planted,
     Question,
     Wrong,
@@ -24,6 +22,7 @@ from labkit.check import (
     want_callable,
     want_number,
 )
+from labkit.numeric import Mistake, Numeric
 from labkit.precision.formats import DynamicScaler, format_info
 
 

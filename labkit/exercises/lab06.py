@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from labkit.check import Alternative, Mistake, Numeric, Planted, bind
+from labkit.check import Alternative, Planted, bind
 from labkit.factorize.lowrank import approximation_error, factorize_layer, factorized_cost
 from labkit.measure import count_parameters
+from labkit.numeric import Mistake, Numeric
 
 
 def matrix() -> torch.Tensor:

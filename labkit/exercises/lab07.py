@@ -15,19 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labkit.check import (
-    ANY,
-    Alternative,
-    Mistake,
-    Numeric,
-    Planted,
-    Question,
-    Wrong,
-    bind,
-    want_bool,
-    want_number,
-)
+from labkit.check import Alternative, Planted, Question, Wrong, bind, want_bool, want_number
 from labkit.distill.table import DistillTable
+from labkit.numeric import ANY, Mistake, Numeric
 
 Q1_STUDENT = [[2.0, 0.5, -1.0]]
 Q1_TEACHER = [[3.0, 1.0, -2.0]]

@@ -1,7 +1,7 @@
 """``labkit bench factorize``: low-rank layers, fine-tuned, measured side by side.
 
 Course rows: ``svd``, ``spatial`` and ``tucker`` at the ranks of notebook 06
-(``labkit.rank_choice.COURSE_RANKS``: each at least 3x fewer parameters), fine-tuned, with
+(``labkit.factorize.ranks.COURSE_RANKS``: each at least 3x fewer parameters), fine-tuned, with
 accuracy before and after; ``measured_ranks``: Tucker-2 ranks chosen from measured per-layer
 times on 256 images (a layer with no rank measured faster stays as it was). Times compare each
 model with the baseline, eager against eager, on 256 images and on one.
@@ -54,6 +54,7 @@ def _plain(ranks: dict) -> dict:
 
 
 UNITS = {
+    "acc_before_finetune": "percent of test images, factorized and not yet fine-tuned",
     "param_ratio": "baseline parameters / method parameters",
     "mac_ratio": "baseline multiply-accumulates / method multiply-accumulates, one image",
 }

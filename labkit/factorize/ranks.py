@@ -1,7 +1,7 @@
 """Does a factorized layer pay on this CPU? Time each layer at candidate ranks against the
 original, side by side, and choose per-layer ranks from those measured times under a
-parameter budget (notebook 06 and ``labkit bench factorize``); and notebook 06's two pictures
-(labkit/plots.py is full), drawn in the course's style.
+parameter budget (notebook 06 and ``labkit bench factorize``; its pictures are in
+``labkit.factorize.plots``).
 
 Fewer multiply-accumulates are not less time: two or three small products each pay fixed
 costs (a kernel launch, a pass over memory, Python per layer in eager mode), so a factorized

@@ -1,5 +1,5 @@
-"""Notebook 06's explorer (kept out of labkit/widgets.py, which is full): pick a layer shape,
-a method and a rank, and see the parameters, multiply-accumulates and kernel error at once.
+"""Notebook 06's explorer: pick a layer shape, a method and a rank, and see the parameters,
+multiply-accumulates and kernel error at once.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Notebook 01, parameters vs hyperparameters: the parameter table and the explorer that trains.
 
 Each module's public names are importable from here: ``from labkit.hparams import ...``.
-The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported only when
-`labkit reference record` runs them.
+The timing probe (``probes.py``) is imported only when `labkit reference record` runs it.
 """
 
 from labkit.hparams.parameters import (

@@ -1,4 +1,5 @@
-"""Parameters vs hyperparameters: the parameter table and the interactive explorer.
+"""Notebook 01's explorer: choose hyperparameters, press Train, see the curves and the result
+(the parameter table is ``labkit.hparams.parameters``).
 
 Serves notebooks/01_parameters_vs_hyperparameters.ipynb.
 

@@ -1,13 +1,19 @@
 """Notebook 05, mixed precision: float formats bit by bit, autocast, loss scaling (formats);
 three precisions trained side by side, step times, memory (training); the pictures and the app.
-The precision switch itself (autocast_for, make_scaler, train_step) is the one training loop's,
-in labkit.train, and is importable from here too.
+The precision switch itself (autocast_for, make_scaler: labkit.autocast; train_step:
+labkit.train) is the one training loop's, and is importable from here too.
 
 Each module's public names are importable from here: ``from labkit.precision import ...``.
 The benchmark (``bench.py``) and the timing probes (``probes.py``) are imported only when
 `labkit bench precision` or `labkit reference record` runs them.
 """
 
+from labkit.autocast import (
+    PRECISIONS,
+    autocast_for,
+    check_autocast_device,
+    make_scaler,
+)
 from labkit.precision.formats import (
     FORMATS,
     DynamicScaler,
@@ -43,13 +49,7 @@ from labkit.precision.training import (
 from labkit.precision.widget import (
     ScaleExplorer,
 )
-from labkit.train import (
-    PRECISIONS,
-    autocast_for,
-    check_autocast_device,
-    make_scaler,
-    train_step,
-)
+from labkit.train import train_step
 
 NOTEBOOK = "05_mixed_precision"
 

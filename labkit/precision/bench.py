@@ -2,12 +2,13 @@
 scaler, trained and timed side by side.
 
 Course rows (methods ``float32``, ``bfloat16``, ``float16_scaled``): one freshly initialized
-course model trained in each precision, batch by batch side by side (``labkit.amp.
-train_side_by_side``: same start, same data order), then scored on the test images. Here the
-*baseline* is the float32 model of that run (not the zoo checkpoint): ``acc_drop_ci`` is the
-paired interval of float32 accuracy minus the method's. ``latency_ratio`` is float32 step time
-/ method step time, from the same run (eager, batch 64, rounds of 8 steps); ``memory_ratio``
-is the method's activation memory / float32's (what autograd saves for backward, 256 images).
+course model trained in each precision, batch by batch side by side
+(``labkit.precision.train_side_by_side``: same start, same data order), then scored on the test
+images. Here the *baseline* is the float32 model of that run (not the zoo checkpoint):
+``acc_drop_ci`` is the paired interval of float32 accuracy minus the method's. ``latency_ratio``
+is float32 step time / method step time, from the same run (eager, batch 64, rounds of 8 steps);
+``memory_ratio`` is the method's activation memory / float32's (what autograd saves for
+backward, 256 images).
 Full mode adds seeds: ``acc_drop_seeds`` is the t-interval of the drop over them.
 
 A real-size row per method: the timm model at 224x224 with random weights, a few training
@@ -24,13 +25,14 @@ from __future__ import annotations
 
 import torch
 
+from labkit.autocast import PRECISIONS
 from labkit.bench.common import MODEL_OPTIONS, course_fixture, envelope, timm_model
 from labkit.env import get_device
 from labkit.hardware import bf16_expectation
 from labkit.models import create_model
 from labkit.precision.training import activation_bytes, time_training_steps, train_side_by_side
 from labkit.stats import paired_comparison, seed_interval
-from labkit.train import PRECISIONS, Accuracy, predict
+from labkit.train import Accuracy, predict
 
 SIDE_BY_SIDE_BATCH = 64
 MEMORY_BATCH = 256

@@ -25,7 +25,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from labkit._validate import check_bool, check_float, check_int, check_tensor
-from labkit.train import check_autocast_device
+from labkit.autocast import check_autocast_device
 
 FORMATS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _INT_VIEW = {32: torch.int32, 16: torch.int16}

@@ -25,12 +25,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from labkit._validate import check_choice, check_float, check_int, check_module, check_tensor
+from labkit.autocast import PRECISIONS, autocast_for, make_scaler
 from labkit.data import Split, check_split, data_dir
 from labkit.env import using_threads
 from labkit.measure import Latency, LatencyComparison, Ratio, activation_memory
 from labkit.models import create_model
 from labkit.precision.formats import DynamicScaler
-from labkit.train import PRECISIONS, autocast_for, fit, make_scaler, train_step
+from labkit.train import fit, train_step
 
 
 def _sync(device: torch.device) -> None:
@@ -228,13 +229,14 @@ def scaler_run(
     train: Split,
     steps: int = 60,
     seed: int = 0,
-    batch_size: int = 64,
+    batch_size: int = 32,
     lr: float = 0.05,
 ) -> ScalerLog:
     """Train a fresh course model (seeded) for ``steps`` steps in float16 (autocast) with a loss
-    scaler, ours or PyTorch's: ``labkit.fit(precision="float16_scaled", scaler=scaler)``, SGD,
-    so the same run with either scaler sees the same batches. Returns the scale each step used
-    and the steps the scaler skipped.
+    scaler, ours or PyTorch's: ``labkit.fit(precision="float16_scaled", scaler=scaler)``, SGD
+    with momentum 0.9, so the same run with either scaler sees the same batches (float16 on a
+    CPU without it in hardware is emulated, and slow: hence small batches). Returns the scale
+    each step used and the steps the scaler skipped.
 
     Lesson: notebooks/05_mixed_precision.ipynb, "Loss scaling, from scratch".
     """

@@ -51,6 +51,7 @@ SPARSE_FORMAT = "file: bitmap + kept values (labkit.prune.pack_sparse) vs the ba
 DENSE_FORMAT = "tensor bytes (labkit.measure.tensor_bytes)"
 
 UNITS = {
+    "acc_before_finetune": "percent of test images, pruned and not yet fine-tuned",
     "sparsity": "fraction of weights set to zero",
     "channel_ratio": "fraction of each conv layer's output channels removed",
 }

@@ -1,7 +1,7 @@
 """Pruning: weight (unstructured), neuron and structured (whole channels), by magnitude or by
 sensitivity; masks kept through fine-tuning; and what the zeros really save.
 
-Serves notebooks/03_pruning.ipynb; ``labkit bench prune`` (labkit/bench/prune.py) measures it.
+Serves notebooks/03_pruning.ipynb; ``labkit bench prune`` (labkit/prune/bench.py) measures it.
 
 A *mask* is a bool tensor shaped like a weight: True keeps the entry, False prunes it (the
 "-" entries of the matrix picture). The layers pruned are ``labkit.models.weight_layers``.
@@ -240,7 +240,7 @@ def keep_masks(net: nn.Module, masks: Mapping[str, torch.Tensor]) -> Callable[..
     """An ``after_step`` hook for ``labkit.fit``: re-zero pruned weights after every optimizer
     step, so fine-tuning recovers accuracy without regrowing them.
 
-    Lesson: notebooks/03_pruning.ipynb, "Fine-tuning brings the accuracy back".
+    Lesson: notebooks/04_quantization.ipynb, "What each technique costs to apply".
     """
     layers = _check_masks(net, masks)
     pairs = [(layers[n].weight, m.to(layers[n].weight.device)) for n, m in masks.items()]
@@ -358,7 +358,18 @@ def prune_channels(net: nn.Module, channel_ratio: float, example: torch.Tensor) 
         pruning_ratio=channel_ratio,
         ignored_layers=ignored,
     )
+    before = {n: m.out_channels for n, m in small.named_modules() if isinstance(m, nn.Conv2d)}
     pruner.step()
+    # torch-pruning leaves a layer whole, without a word, where cutting would empty a group of
+    # layers it ties together: refuse rather than return a model that did not shrink as asked
+    after = {n: m.out_channels for n, m in small.named_modules() if isinstance(m, nn.Conv2d)}
+    whole = [n for n, c in before.items() if after.get(n) == c and int(c * channel_ratio) >= 1]
+    if whole:
+        raise ValueError(
+            f"argument 'channel_ratio': at {channel_ratio:g}, torch-pruning left "
+            f"{', '.join(whole)} whole (removing that share would empty layers tied to it); "
+            "choose a smaller channel_ratio"
+        )
     return small
 
 

@@ -2,9 +2,9 @@
 of activation ranges, and one layer computed in integers only, as int8 hardware does.
 
 Serves notebooks/04_quantization.ipynb down to 8 bits. Below 8 bits (quantization-aware
-training, k-means codebooks, packed sizes) is ``labkit.lowbit``; running a real int8 model
-(torch.export, PT2E, torch.compile) is deployment plumbing, in ``labkit.deploy``; the benchmark
-is ``labkit bench quantize`` (labkit/bench/quantize.py).
+training, k-means codebooks, packed sizes) is ``labkit.quantize.fewer_bits``; a real int8 model
+(torch.export, PT2E, compiled) is ``labkit.quantize.int8``; the benchmark is
+``labkit bench quantize`` (labkit/quantize/bench.py).
 
 Words used below: ``bits`` is the width of the integer grid (8 for int8); a grid is
 *signed* (-128..127) or *unsigned* (0..255); *symmetric* mapping puts the zero point at 0

@@ -3,7 +3,7 @@ and tensor-train (TTOpt), all behind one function, ``search``.
 
 Serves notebooks/02_hyperparameter_search.ipynb. The same objective callable (a config dict
 -> an error to minimize) works live (``live_objective``: train and validate) and against the
-stored table of every grid point (``labkit.search_table``), so hundreds of searches replay in
+stored table of every grid point (``labkit.search.table``), so hundreds of searches replay in
 seconds; ``labkit bench search`` summarizes them.
 
 Used by: labkit.search.table (the replays) and labkit.search.bench.

@@ -4,7 +4,7 @@ same numbers.
 
 Serves notebooks/02_hyperparameter_search.ipynb ("The table: every grid point, trained" and
 "The comparison"); ``labkit search build-table`` rebuilds the table and ``labkit bench search``
-(labkit/bench/search.py) summarizes the replays.
+(labkit/search/bench.py) summarizes the replays.
 
 Used by: `labkit search build-table`, and labkit.search.bench and labkit.search.widget, which
 replay it.
@@ -205,9 +205,6 @@ class Replay:
     lattice holds fewer points than the budget stops there, and its curve stays flat after.
     ``fallbacks[strategy]`` counts, per repetition, the evaluations labkit chose at random in
     the strategy's place (``labkit.search.search`` says when).
-
-    Lesson: notebooks/02_hyperparameter_search.ipynb, "The comparison: every strategy, same
-    space, same budget, repeated".
     """
 
     budget: int

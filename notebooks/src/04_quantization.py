@@ -457,7 +457,7 @@ print(f"same predicted digit as float: {100 * agree:.1f}% of images")
 # 5. `torch.compile` with **freezing** fuses each dequantize-conv-quantize into one int8
 #    kernel (oneDNN) and packs the int8 weights once.
 #
-# `labkit.deploy.ptq_int8` does 1-4 (and times each step) and `compile_model` does 5, or says
+# `labkit.quantize.ptq_int8` does 1-4 (and times each step) and `compile_model` does 5, or says
 # why it cannot. What speed to expect depends on the CPU:
 
 # %%
@@ -550,7 +550,7 @@ labkit.expect(
 #
 # ### Latency, side by side
 #
-# `labkit.deploy.time_float32_and_int8` compiles both models and times them in interleaved
+# `labkit.quantize.time_float32_and_int8` compiles both models and times them in interleaved
 # rounds, together with the eager float32 model, on a batch of 256 test images. Each row is
 # named by what really ran. Two ratios compare like with like: compiled float32 against eager
 # float32 (what compilation alone buys), and int8 against float32, both compiled (what int8

@@ -282,9 +282,9 @@ labkit.show_source(lp.DynamicScaler)
 # %% [markdown]
 # ### Checked against PyTorch's GradScaler
 #
-# `labkit.precision.scaler_run` trains a fresh course model for 40 SGD steps in float16
-# (`labkit.fit(precision="float16_scaled", scaler=...)`: autocast, so the activations and
-# their gradients really are float16) with a scaler, starting from a scale of 2^24, so large
+# `labkit.precision.scaler_run` trains a fresh course model for 40 steps of SGD (with
+# momentum, batches of 32) in float16 (`labkit.fit(precision="float16_scaled", scaler=...)`:
+# autocast, so the activations and their gradients really are float16) with a scaler, starting from a scale of 2^24, so large
 # that the first steps overflow, and growing after 5 good steps. The same seeded run, once
 # with our scaler and once with `torch.amp.GradScaler("cpu")`:
 
