@@ -46,12 +46,24 @@ test: unit slow
 unit: $(DATA)
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
-## The slow lane: benchmarks (quick mode), every notebook with solutions and in the browser.
+## The slow lane: benchmarks, every notebook (with solutions, in the browser, nbval, another CPU).
 slow: $(DATA)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo "note: \
 	Chromium not found, so the notebooks run without a browser. To test them in JupyterLab as a \
 	learner sees them: sudo apt-get install chromium"
 	$(BIN)/python -m pytest -q -m slow tests
+	$(NBVAL) notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python tools/fill_solutions.py build/solved
+	LABKIT_STRICT_CHECKS=1 $(ANOTHER_CPU) $(NBVAL) build/solved/[0-9][0-9]_*.ipynb
+
+# nbval runs each notebook in a fresh kernel; lax: outputs are not compared (they are measured,
+# and differ between machines), but no cell may fail, and a claim that fails is an error here.
+NBVAL := LABKIT_NO_NETWORK=1 LABKIT_STRICT_CLAIMS=1 HF_HUB_OFFLINE=1 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+	--nbval-cell-timeout=600 -o addopts="" -o testpaths=""
+# Another CPU, computed here: the kernels PyTorch and oneDNN use on an AVX2-only machine (they
+# round differently), and one thread, as on Binder.
+ANOTHER_CPU := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 LABKIT_THREADS=1
 
 ## Run every notebook from a clean kernel; print wall time and peak memory against the budget.
 timings: $(DATA)

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from labkit._validate import check_choice
-from labkit.data import data_dir, load_digits
+from labkit.data import data_dir
+from labkit.fashion import load_fashion_mnist
 from labkit.env import seed_everything, versions
 from labkit.models import create_model
 from labkit.train import evaluate, fit
@@ -32,15 +33,19 @@ RECIPES: dict[str, dict] = {
     "baseline": dict(
         description="the course's running example: a SmallCNN of width 16",
         model=dict(width=16, kernel_size=3),
-        train=dict(epochs=8, lr=3e-3, batch_size=64, optimizer="adam", seed=0),
+        train=dict(
+            epochs=12, lr=3e-3, batch_size=128, optimizer="adam", schedule="onecycle", seed=0
+        ),
     ),
     "teacher": dict(
         description="a larger SmallCNN (width 48) for distillation and comparison",
         model=dict(width=48, kernel_size=3),
-        train=dict(epochs=8, lr=2e-3, batch_size=64, optimizer="adam", seed=1),
+        train=dict(
+            epochs=12, lr=2e-3, batch_size=128, optimizer="adam", schedule="onecycle", seed=1
+        ),
     ),
 }
-DATASET = dict(name="digits", image_size=16, augment_copies=3, seed=0)
+DATASET = dict(name="fashion_mnist", train_size=None, seed=0)  # all 55,000 training images
 MANIFEST = "manifest.json"
 
 
@@ -112,7 +117,7 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
         manifest = read_manifest(root)
     except ZooError:
         manifest = {"format": 1, "dataset": DATASET, "models": {}}
-    data = load_digits(**{k: v for k, v in DATASET.items() if k != "name"})
+    data = load_fashion_mnist(**{k: v for k, v in DATASET.items() if k != "name"})
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         entries = {}
         for name in names:

@@ -25,6 +25,15 @@ _install_network_guard()
 
 @pytest.fixture(scope="session")
 def data():
+    """Fashion-MNIST with 2,000 training images (all 5,000 validation and 10,000 test images):
+    the running data, small enough for the unit lane."""
+    from labkit.fashion import load_fashion_mnist
+
+    return load_fashion_mnist(train_size=2000)
+
+
+@pytest.fixture(scope="session")
+def digits():
     from labkit.data import load_digits
 
     return load_digits()

@@ -8,7 +8,8 @@ import torch
 from labkit.data import DatasetUnavailableError, digits_arrays, load_digits, load_torchvision
 
 
-def test_digits_shapes_and_sizes(data):
+def test_digits_shapes_and_sizes(digits):
+    data = digits
     assert data.image_shape == (1, 16, 16)
     assert data.num_classes == 10
     originals = len(set(data.train.source.tolist()))
@@ -17,24 +18,28 @@ def test_digits_shapes_and_sizes(data):
     assert data.train.X.dtype == torch.float32 and data.train.y.dtype == torch.int64
 
 
-def test_no_scan_is_shared_between_train_val_and_test(data):
+def test_no_scan_is_shared_between_train_val_and_test(digits):
+    data = digits
     parts = [set(s.source.tolist()) for s in (data.train, data.val, data.test)]
     assert not parts[0] & parts[1] and not parts[0] & parts[2] and not parts[1] & parts[2]
 
 
-def test_every_class_is_in_every_part(data):
+def test_every_class_is_in_every_part(digits):
+    data = digits
     for split in (data.train, data.val, data.test):
         counts = torch.bincount(split.y, minlength=10)
         assert counts.min() > 0.5 * counts.float().mean()
 
 
-def test_training_images_are_standardized(data):
+def test_training_images_are_standardized(digits):
+    data = digits
     assert abs(data.train.X.mean().item()) < 1e-4
     assert abs(data.train.X.std().item() - 1) < 1e-4
     assert data.unnormalize(data.train.X).min() >= 0
 
 
-def test_the_same_arguments_give_the_same_tensors(data):
+def test_the_same_arguments_give_the_same_tensors(digits):
+    data = digits
     again = load_digits()
     assert torch.equal(again.train.X, data.train.X) and torch.equal(again.test.y, data.test.y)
     other = load_digits(seed=1)
@@ -48,7 +53,8 @@ def test_distorted_copies_differ_from_their_original():
     assert len(pair) == 2 and not torch.equal(pair[0], pair[1])
 
 
-def test_subsets(data):
+def test_subsets(digits):
+    data = digits
     small = data.with_train_subset(100)
     assert len(small.train) == 100 and len(small.test) == len(data.test)
     with pytest.raises(ValueError, match="'n'"):

@@ -12,17 +12,23 @@ import torch
 
 import labkit
 from labkit.check import Alternative, Planted, bind
-from labkit.data import load_digits
+from labkit.fashion import VAL_IMAGES, load_fashion_mnist
 from labkit.numeric import ANY, Mistake, Numeric
 from labkit.train import accuracy_interval, evaluate
 from labkit.zoo import load_pretrained
 
-N_TEST = 450  # images in data.test
+N_TEST = 10_000  # images in data.test
+TRAIN_SIZE = 5000  # notebook 00 loads load_fashion_mnist(train_size=5000)
 
 
 @functools.cache
 def _data():
-    return load_digits()
+    return load_fashion_mnist(train_size=TRAIN_SIZE)
+
+
+def example_context() -> dict:
+    """The notebook's ``data`` (5,000 training images), for the tests."""
+    return {"data": _data()}
 
 
 # --------------------------------------------------------------------------- Q0: a warm-up
@@ -35,13 +41,13 @@ def _solution_q0():
 
 q0 = Numeric(
     answers=["n_classes"],
-    what="the number of digits",
+    what="the number of kinds of clothing",
     whole=True,
     truth=10,
-    mistakes=[Mistake("forgets 0", 9, "0 is a digit too.")],
-    wrong_message="there are not {n_classes} different digits; count 0, 1, ..., 9.",
+    mistakes=[Mistake("the last label", 9, "9 is the last label, but labels count from 0.")],
+    wrong_message="there are not {n_classes} classes; count the names printed with the data.",
     success="that is how a check looks when you are right.",
-    hints=["Write the digits down: 0, 1, 2, ... How many did you write?"],
+    hints=["The labels go from 0 to the last class's number; how many is that?"],
     solution=_solution_q0,
     right=[Alternative("counted from the data", lambda data: (data.num_classes,))],
 )
@@ -51,57 +57,56 @@ q0 = Numeric(
 
 
 def _q1_truth() -> tuple[int, int]:
-    train = _data().train
-    return len(train), len(set(train.source.tolist()))
+    return len(_data().train), VAL_IMAGES // 10
 
 
 def _solution_q1(data):
     n_train = len(data.train)
-    n_originals = len(set(data.train.source.tolist()))
-    return n_train, n_originals
+    val_per_class = int((data.val.y == 0).sum())
+    return n_train, val_per_class
 
 
 q1 = Numeric(
-    answers=["n_train", "n_originals"],
-    what=("n_train, a number of images,", "n_originals, a number of scans,"),
+    answers=["n_train", "val_per_class"],
+    what=("n_train, a number of images,", "val_per_class, a number of images,"),
     whole=True,
     truth=_q1_truth,
     mistakes=[
         Mistake(
-            "swapped",
-            lambda: _q1_truth()[::-1],
-            "the two are swapped: n_train counts the images, n_originals the scans they were "
-            "made from, far fewer.",
+            "the whole training set",
+            lambda: (55_000, ANY),
+            "55,000 is the whole training set; this notebook loaded 5,000 of it "
+            "(train_size=5000): count the rows of data.train.",
         ),
         Mistake(
-            "every image counted as a scan",
-            lambda: (ANY, _q1_truth()[0]),
-            "not every training image is an original scan: most are distorted copies. "
-            "Count the distinct values of data.train.source.",
+            "every validation image",
+            lambda: (ANY, VAL_IMAGES),
+            "{val_per_class} is every validation image; the question asks for one class's "
+            "share. Count the labels of one class in data.val.y.",
+        ),
+        Mistake(
+            "the test images of a class",
+            lambda: (ANY, 1000),
+            "1,000 is what each class has in the test part; count data.val.y, the validation "
+            "labels.",
         ),
     ],
     wrong_message=(
         "n_train = {n_train} is not the number of training images; count the rows of data.train.",
-        "{n_originals} distinct source images is not right; data.train.source holds the index "
-        "of the scan each image was made from.",
+        "{val_per_class} is not right; count how often one class's label occurs in data.val.y.",
     ),
-    success="{n_train} training images made from {n_originals} scans: {per_scan} images per scan.",
-    facts=lambda truth: {"per_scan": truth[0] // truth[1]},
+    success="{n_train:,} training images; {val_per_class} validation images per class.",
     hints=[
-        "Two different counts: every image, and every original scan the images came from.",
-        "len(data.train) counts images. data.train.source[i] is the index of the scan that "
-        "image i was made from, so the question is how many different values it holds.",
+        "len(...) of a part counts its images; data.val.y holds the validation labels.",
+        "(data.val.y == 0).sum() counts the validation images of class 0; every class has "
+        "the same number.",
     ],
     solution=_solution_q1,
-    wrong=[
-        Planted("scans counted twice", lambda: (_q1_truth()[1],) * 2, "not the number of"),
-        Planted("all 1,797 scans", lambda data: (len(data.train), 1797), "distinct source"),
-        Planted("half an image", lambda data: (len(data.train) + 0.5, 300), "whole number"),
-    ],
+    wrong=[Planted("swapped", lambda: _q1_truth()[::-1], "not the number of")],
     right=[
         Alternative(
-            "unique() instead of a set",
-            lambda data: (data.train.y.numel(), data.train.source.unique().numel()),
+            "from a bincount",
+            lambda data: (data.train.y.numel(), int(torch.bincount(data.val.y).min())),
         ),
     ],
 )
@@ -122,8 +127,7 @@ def _solution_q2(data):
 
 
 def _float32_accuracy(data):
-    with torch.no_grad():
-        predicted = load_pretrained("baseline")(data.test.X).argmax(1)
+    predicted = labkit.predict(load_pretrained("baseline"), data.test)
     return ((predicted == data.test.y).float().mean(),)  # a float32 tensor, rounded
 
 
@@ -136,8 +140,8 @@ q2 = Numeric(
     answers=["baseline_test_accuracy"],
     what="the accuracy (labkit.evaluate returns an Accuracy; its .value is the fraction)",
     truth=_baseline_accuracy,
-    # A sum in float32 rounds in the 8th digit; a number copied from a printout has 4 decimals
-    # or fewer, and its rounding is told apart from a right answer.
+    # correct / 10,000 has at most four decimals, which a float32 mean keeps to about 1e-8; a
+    # number with fewer decimals is a rounding, told apart from a right answer.
     tolerance=dict(abs=1e-5),
     mistakes=[
         Mistake(
@@ -155,15 +159,15 @@ q2 = Numeric(
         ),
     ],
     close_message=(
-        "{baseline_test_accuracy} is close, but rounded: give the exact fraction (use the value "
-        "labkit computes, not a number copied from a printout)."
+        "{baseline_test_accuracy} is close, but rounded: give the exact fraction, with all four "
+        "decimals (correct / 10,000), as labkit computes it."
     ),
     wrong_message=(
         "{baseline_test_accuracy:.4f} is not the zoo baseline's accuracy on the test split. "
         "Evaluate labkit.load_pretrained('baseline') on data.test (not data.val, and not the "
         "4-epoch net trained above)."
     ),
-    success="the baseline reads {truth:.1%} of the test digits correctly.",
+    success="the baseline reads {truth:.2%} of the 10,000 test pictures correctly.",
     hints=[
         "The zoo's baseline is loaded with labkit.load_pretrained('baseline'); the test "
         "split is data.test.",
@@ -196,7 +200,7 @@ q2 = Numeric(
 
 # --------------------------------------------------------------------------- Q3: the interval
 
-Q3_TOTAL, Q3_TARGET = N_TEST, 0.98
+Q3_TOTAL, Q3_TARGET = N_TEST, 0.90
 
 
 def _q3_truth() -> int:
@@ -206,7 +210,7 @@ def _q3_truth() -> int:
 def _solution_q3():
     from labkit.train import accuracy_interval
 
-    smallest = next(k for k in range(451) if accuracy_interval(k, 450)[0] >= 0.98)
+    smallest = next(k for k in range(10_001) if accuracy_interval(k, 10_000)[0] >= 0.90)
     return smallest
 
 
@@ -231,7 +235,7 @@ q3 = Numeric(
             when=lambda smallest: not 0 <= smallest <= Q3_TOTAL,
         ),
         Mistake(
-            "98% of 450 without the interval",
+            "90% of 10,000 without the interval",
             round(Q3_TARGET * Q3_TOTAL),
             f"with {{smallest}} of {Q3_TOTAL} right, the interval starts at {{low:.2%}}, "
             f"below {Q3_TARGET:.0%}.",
@@ -247,11 +251,11 @@ q3 = Numeric(
     ),
     hints=[
         "The low end of the interval grows as the number of correct answers grows: try a few.",
-        "accuracy_interval(k, 450) returns (low, high). Which k is the first whose low end "
-        "reaches 0.98? A loop over k can find it.",
+        "accuracy_interval(k, 10_000) returns (low, high). Which k is the first whose low end "
+        "reaches 0.90? A loop over k can find it.",
     ],
     solution=_solution_q3,
-    wrong=[Planted("one too few", lambda: (_q3_truth() - 1,), "below 98%")],
+    wrong=[Planted("one too few", lambda: (_q3_truth() - 1,), "below 90%")],
     right=[Alternative("found by bisection", _by_bisection)],
 )
 

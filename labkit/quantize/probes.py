@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from labkit.data import load_digits
+from labkit.fashion import load_fashion_mnist
 from labkit.models import wide_block
 from labkit.quantize.int8 import ptq_int8, time_float32_and_int8
 from labkit.reference import Probe
@@ -17,7 +17,7 @@ def _int8_speedup(block: bool) -> float:
         net, example = wide_block()
         calibration = [torch.randn(8, *example.shape[1:]).relu() for _ in range(2)]
     else:
-        data = load_digits()
+        data = load_fashion_mnist(train_size=1000)
         net, example, calibration = (
             load_pretrained("baseline"),
             data.test.X[:256],
