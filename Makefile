@@ -24,11 +24,18 @@ $(STAMP): pyproject.toml requirements.lock binder/overrides.json
 	mkdir -p $(LAB_SETTINGS) && cp binder/overrides.json $(LAB_SETTINGS)/overrides.json
 	@touch $(STAMP)
 
-## Create .venv and install the course (done by every other command when needed).
-setup: $(STAMP)
+# The running data, Fashion-MNIST, unpacked and checked (from Debian's dataset-fashion-mnist
+# package, or files copied into data/downloads/FashionMNIST/raw; `labkit data setup --download`
+# fetches it once where there is a network).
+DATA := data/downloads/FashionMNIST/raw/t10k-labels-idx1-ubyte
+$(DATA): $(STAMP)
+	$(BIN)/labkit data setup
+
+## Create .venv, install the course, and set up its data (done by every other command when needed).
+setup: $(DATA)
 
 ## Set up (first time only) and open the course in JupyterLab, on this machine only, with a token.
-lab: $(STAMP)
+lab: $(DATA)
 	$(BIN)/labkit doctor --brief
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/00_welcome.ipynb
 
@@ -36,18 +43,30 @@ lab: $(STAMP)
 test: unit slow
 
 ## The fast lane (a few minutes): unit tests of labkit, exercises and house rules; no notebooks.
-unit: $(STAMP)
+unit: $(DATA)
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
-## The slow lane: benchmarks (quick mode), every notebook with solutions and in the browser.
-slow: $(STAMP)
+## The slow lane: benchmarks, every notebook (with solutions, in the browser, nbval, another CPU).
+slow: $(DATA)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || echo "note: \
 	Chromium not found, so the notebooks run without a browser. To test them in JupyterLab as a \
 	learner sees them: sudo apt-get install chromium"
 	$(BIN)/python -m pytest -q -m slow tests
+	$(NBVAL) notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python tools/fill_solutions.py build/solved
+	LABKIT_STRICT_CHECKS=1 $(ANOTHER_CPU) $(NBVAL) build/solved/[0-9][0-9]_*.ipynb
+
+# nbval runs each notebook in a fresh kernel; lax: outputs are not compared (they are measured,
+# and differ between machines), but no cell may fail, and a claim that fails is an error here.
+NBVAL := LABKIT_NO_NETWORK=1 LABKIT_STRICT_CLAIMS=1 HF_HUB_OFFLINE=1 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+	--nbval-cell-timeout=600 -o addopts="" -o testpaths=""
+# Another CPU, computed here: the kernels PyTorch and oneDNN use on an AVX2-only machine (they
+# round differently), and one thread, as on Binder.
+ANOTHER_CPU := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 LABKIT_THREADS=1
 
 ## Run every notebook from a clean kernel; print wall time and peak memory against the budget.
-timings: $(STAMP)
+timings: $(DATA)
 	$(BIN)/labkit timings
 
 ## Check lint and formatting of the package, tests, notebooks and tools.

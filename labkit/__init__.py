@@ -6,7 +6,8 @@ below; a lesson's package loads when its notebook imports it.
 The shared core (one module each; none of them imports a lesson)
 - ``labkit.env``        setup: seeds, threads, offline mode, the accelerator
 - ``labkit.hardware``   what this CPU and its compiler can do, and what that means
-- ``labkit.data``       the offline digits dataset, optional torchvision datasets
+- ``labkit.data``, ``labkit.fashion``  the running data, Fashion-MNIST (offline after set-up);
+  the small digits; optional torchvision datasets
 - ``labkit.models``     the SmallCNN family, timm models by name, ``weight_layers``
 - ``labkit.zoo``        verified trained checkpoints
 - ``labkit.train``      the one training loop (``fit``), accuracy with a 95% interval
@@ -63,6 +64,7 @@ from labkit.claims import (  # noqa: E402
 )
 from labkit.data import load_digits, load_torchvision  # noqa: E402
 from labkit.env import get_device, seed_everything, setup  # noqa: E402
+from labkit.fashion import load_fashion_mnist  # noqa: E402
 from labkit.hardware import cpu_features  # noqa: E402
 from labkit.measure import (  # noqa: E402
     compare_latency,
@@ -106,6 +108,7 @@ __all__ = [
     "format_bytes",
     "get_device",
     "load_digits",
+    "load_fashion_mnist",
     "load_pretrained",
     "load_torchvision",
     "measure_latency",

@@ -2,8 +2,10 @@
 
 Every "what to notice" sentence that states a result is backed by one of these calls in the
 cell above it, stated so that it holds on any CPU (a ratio, an ordering, an interval). When the
-numbers and the prose drift apart, the notebook stops with the claim that failed, and the test
-suite's strict run fails.
+numbers and the prose drift apart on a learner's machine, the learner sees a note saying what
+the text expected, what was measured here and why a machine can differ, and the notebook goes
+on. Under LABKIT_STRICT_CLAIMS=1 (the test suite sets it) the claim raises ``ClaimFailed``
+instead, so the suite's runs fail.
 
 Introduced in notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
 
@@ -12,17 +14,56 @@ Used by: every notebook (``labkit.expect...``, given to notebooks by labkit/__in
 
 from __future__ import annotations
 
+import html
 import math
+import os
 
 from labkit._validate import check_float
+
+WHY_MACHINES_DIFFER = (
+    "CPUs differ in their vector instructions (AVX2, AVX-512, VNNI, AMX, Arm), PyTorch picks "
+    "other kernels for them and for other thread counts, and those round differently; timings "
+    "also depend on what else the machine is doing. The rest of the notebook still runs; read "
+    "this result as this machine's."
+)
 
 
 class ClaimFailed(AssertionError):
     """A result the notebook states did not come out as stated."""
 
 
+def strict_claims() -> bool:
+    """True when a claim that fails must raise (LABKIT_STRICT_CLAIMS=1: the test suite)."""
+    return os.environ.get("LABKIT_STRICT_CLAIMS") == "1"
+
+
+def claim_failed(message: str) -> None:
+    """A stated result did not hold: raise ``ClaimFailed`` in the strict runs of the test suite;
+    for a learner, show a note (what was expected, what this machine measured, why machines can
+    differ) and go on."""
+    if strict_claims():
+        raise ClaimFailed(message)
+    text = f"Note: on this machine, the text's claim did not hold: {message}. {WHY_MACHINES_DIFFER}"
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+
+        shell = get_ipython()
+        if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+            display(
+                HTML(
+                    '<div style="border-left: 4px solid #E69F00; padding: 4px 8px">'
+                    f"{html.escape(text)}</div>"
+                )
+            )
+            return
+    except ImportError:
+        pass
+    print(text)
+
+
 def expect(condition: bool, message: str) -> None:
-    """Stop the notebook with ``message`` when a result that must hold does not.
+    """Say ``message`` when a result that must hold does not (``claim_failed``).
 
     Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
     """
@@ -31,7 +72,7 @@ def expect(condition: bool, message: str) -> None:
     if not isinstance(condition, bool):
         raise TypeError(f"argument 'condition' must be True or False, got {condition!r}")
     if not condition:
-        raise ClaimFailed(message)
+        claim_failed(message)
 
 
 def expect_between(name: str, value: float, low: float, high: float) -> None:
@@ -44,7 +85,7 @@ def expect_between(name: str, value: float, low: float, high: float) -> None:
     low = check_float("low", low)
     high = check_float("high", high)
     if math.isnan(value) or not low <= value <= high:
-        raise ClaimFailed(f"{name} = {value:g}, expected between {low:g} and {high:g}")
+        claim_failed(f"{name} = {value:g}, expected between {low:g} and {high:g}")
 
 
 def expect_detectable(comparison, better: str, message: str = "") -> None:
@@ -60,7 +101,7 @@ def expect_detectable(comparison, better: str, message: str = "") -> None:
     want_positive = better == b
     ok = comparison.detectable and (comparison.difference > 0) == want_positive
     if not ok:
-        raise ClaimFailed(f"{message or 'expected ' + better + ' to be better'}: {comparison}")
+        claim_failed(f"{message or 'expected ' + better + ' to be better'}: {comparison}")
 
 
 def expect_no_detectable_difference(comparison, message: str = "") -> None:
@@ -71,7 +112,7 @@ def expect_no_detectable_difference(comparison, message: str = "") -> None:
     same budget, repeated".
     """
     if comparison.detectable:
-        raise ClaimFailed(f"{message or 'expected no detectable difference'}: {comparison}")
+        claim_failed(f"{message or 'expected no detectable difference'}: {comparison}")
 
 
 def expect_above(name: str, value: float, threshold: float) -> None:
@@ -82,4 +123,4 @@ def expect_above(name: str, value: float, threshold: float) -> None:
     value = float(value)
     threshold = check_float("threshold", threshold)
     if math.isnan(value) or not value > threshold:
-        raise ClaimFailed(f"{name} = {value:g}, expected above {threshold:g}")
+        claim_failed(f"{name} = {value:g}, expected above {threshold:g}")

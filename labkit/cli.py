@@ -1,7 +1,7 @@
-"""The ``labkit`` command: ``doctor``, ``zoo build|verify``, ``timings``, ``bench <technique>``,
-``tables`` and ``<lesson> build-table``, ``reference record``. The benchmarks and the stored
-tables are found in the lesson folders (``labkit.lessons``), so a new lesson's appear here by
-themselves.
+"""The ``labkit`` command: ``doctor``, ``data setup``, ``zoo build|verify``, ``timings``,
+``bench <technique>``, ``tables`` and ``<lesson> build-table``, ``reference record``. The
+benchmarks and the stored tables are found in the lesson folders (``labkit.lessons``), so a new
+lesson's appear here by themselves.
 
 Used by: the `labkit` command (pyproject.toml, [project.scripts]) and the Makefile.
 """
@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from labkit import lessons, zoo
+from labkit import fashion, lessons, zoo
 from labkit.bench import report
 from labkit.env import get_device, setup, versions
 from labkit.hardware import cpu_features
@@ -49,6 +49,11 @@ def _doctor(brief: bool) -> int:
     if not brief:
         for note in cpu.notes:
             print(f"  - {note}")
+    missing = fashion.missing_files()
+    if missing:
+        problems.append(fashion.HOW_TO_GET_IT.format(folder=fashion.fashion_dir()))
+    else:
+        print("Fashion-MNIST: the four files present and verified")
     try:
         for name in zoo.read_manifest()["models"]:
             zoo.verify(name)
@@ -84,6 +89,12 @@ def _zoo(args: argparse.Namespace) -> int:
             failures += 1
             print(f"{name}: {err}")
     return 1 if failures else 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    folder = fashion.setup_fashion_mnist(download=args.download)
+    print(f"Fashion-MNIST: ready in {folder} (four files, each checked against its SHA-256)")
+    return 0
 
 
 def _timings(args: argparse.Namespace) -> int:
@@ -144,6 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     timings = sub.add_parser("timings", help="run notebooks; wall time and peak memory table")
     timings.add_argument("notebooks", nargs="*", help="default: every notebook")
     timings.add_argument("--solutions", action="store_true", help="fill in exercise solutions")
+    data = sub.add_parser("data", help="the course's data")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    data_setup = data_sub.add_parser(
+        "setup", help="unpack and check Fashion-MNIST (from the dataset-fashion-mnist package)"
+    )
+    data_setup.add_argument(
+        "--download", action="store_true", help="where no package or copy exists: fetch it once"
+    )
     sub.add_parser("tables", help="the lessons with a stored sweep, one per line")
     for name, lesson in lessons.stored_tables().items():
         minutes = lessons.build_minutes(lesson)
@@ -191,10 +210,15 @@ def main(argv: list[str] | None = None) -> int:
             return _reference(args)
         if args.command == "timings":
             return _timings(args)
+        if args.command == "data":
+            return _data(args)
         if args.command == "tables":
             print("\n".join(lessons.stored_tables()))
             return 0
         return _build_table(lessons.stored_tables()[args.command])
+    except fashion.DatasetUnavailableError as err:
+        print(f"labkit: {err}", file=sys.stderr)
+        return 2
     except FileNotFoundError as err:
         print(f"labkit: {err}", file=sys.stderr)
         return 2

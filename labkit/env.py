@@ -114,7 +114,11 @@ def get_device() -> torch.device:
 
 
 def default_threads() -> int:
-    """The threads ``setup()`` gives PyTorch: the cores this process may use, at most 4."""
+    """The threads ``setup()`` gives PyTorch: LABKIT_THREADS if set (the test suite's one-thread
+    lane, as on Binder), else the cores this process may use, at most 4."""
+    wanted = os.environ.get("LABKIT_THREADS")
+    if wanted:
+        return check_int("LABKIT_THREADS", int(wanted) if wanted.isdigit() else wanted, min_value=1)
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows

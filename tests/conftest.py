@@ -1,12 +1,14 @@
 """Shared fixtures; and the suite runs offline: any connection beyond this machine fails.
 
 LABKIT_NO_NETWORK=1 is inherited by the notebook kernels the tests start, where
-``labkit.setup()`` installs the same guard.
+``labkit.setup()`` installs the same guard; so is LABKIT_STRICT_CLAIMS=1, under which a claim a
+notebook states and its run contradicts stops the run (a learner gets a note instead).
 """
 
 import os
 
 os.environ["LABKIT_NO_NETWORK"] = "1"
+os.environ["LABKIT_STRICT_CLAIMS"] = "1"  # a stated result that fails raises, in every lane
 os.environ["LABKIT_ONLINE"] = "0"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")

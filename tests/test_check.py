@@ -429,3 +429,17 @@ def test_a_lesson_pointer_names_a_notebook_that_uses_the_definition(path):
             source = (root / "notebooks" / "src" / f"{found[1]}.py").read_text()
             assert node.name in source, f"{path.name}:{node.name} is not used in {found[1]}"
             assert re.search(rf"^# #+ {re.escape(found[2])}\s*$", source, re.M), found[2]
+
+
+def test_a_failed_claim_is_a_note_for_a_learner_and_an_error_in_the_suite(monkeypatch, capsys):
+    from labkit.claims import WHY_MACHINES_DIFFER, expect_above
+
+    monkeypatch.setenv("LABKIT_STRICT_CLAIMS", "0")
+    expect(False, "the large batch should train faster")  # goes on, no traceback
+    expect_above("speed-up", 0.8, 1.0)
+    out = capsys.readouterr().out
+    assert "the large batch should train faster" in out and WHY_MACHINES_DIFFER in out
+    assert "speed-up = 0.8, expected above 1" in out
+    monkeypatch.setenv("LABKIT_STRICT_CLAIMS", "1")
+    with pytest.raises(ClaimFailed, match="faster"):
+        expect(False, "the large batch should train faster")
