@@ -316,13 +316,13 @@ for s, run in zip(SEEDS, long_runs, strict=True):
     labkit.expect(train_fell > 3 * val_fell, "the training loss should fall much further")
 
 # %% [markdown]
-# **Notice:** with both seeds the training loss keeps falling, to less than half the validation
-# loss, and over the run it falls more than three times further than the validation loss does;
+# **Notice:** with both seeds the training loss ends below half the validation loss, and over
+# the run it falls more than three times further (as a ratio) than the validation loss does;
 # the validation loss swings from epoch to epoch (the lines above say where each seed's 5-epoch
-# average was lowest). The model fits these 100 images far better
-# than digits it has not seen: that is overfitting, and here, with so few images and a large
-# learning rate, the validation loss is noisy too. Keeping the weights of the epoch with the
-# lowest validation loss is called *early stopping*.
+# average was lowest). The model fits these 100 images far better than digits it has not seen:
+# that is overfitting; with so few images and a large learning rate, the validation loss is
+# noisy too. Keeping the weights of the epoch with the lowest validation loss is called *early
+# stopping*.
 
 # %% [markdown]
 # ## Kernel size: wider patterns, or finer detail and less compute
