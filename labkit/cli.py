@@ -1,7 +1,7 @@
-"""The ``labkit`` command: ``doctor``, ``zoo build|verify``, ``timings``, ``bench <technique>``,
-``tables`` and ``<lesson> build-table``, ``reference record``, ``data setup``. The benchmarks and the stored
-tables are found in the lesson folders (``labkit.lessons``), so a new lesson's appear here by
-themselves.
+"""The ``labkit`` command: ``doctor``, ``data setup``, ``zoo build|verify``, ``timings``,
+``bench <technique>``, ``tables`` and ``<lesson> build-table``, ``reference record``. The
+benchmarks and the stored tables are found in the lesson folders (``labkit.lessons``), so a new
+lesson's appear here by themselves.
 
 Used by: the `labkit` command (pyproject.toml, [project.scripts]) and the Makefile.
 """

@@ -310,15 +310,19 @@ for s, run in zip(SEEDS, long_runs, strict=True):
         f"{avg[-1]:.3f} at the end ({avg[-1] / avg[low]:.2f}x); training loss at the end "
         f"{hs.train_loss[-1]:.3f}"
     )
-    labkit.expect(low < len(avg) - 5, "the average validation loss should bottom out early")
-    labkit.expect_above("end / lowest average validation loss", avg[-1] / avg[low], 1.2)
+    train_fell, val_fell = hs.train_loss[0] / hs.train_loss[-1], avg[0] / avg[-1]
+    print(f"  over the run: training loss {train_fell:.0f}x lower, validation {val_fell:.1f}x")
     labkit.expect(hs.train_loss[-1] < avg[-1] / 2, "training loss far below validation")
+    labkit.expect(train_fell > 3 * val_fell, "the training loss should fall much further")
 
 # %% [markdown]
-# **Notice:** with both seeds the training loss keeps falling, while the averaged validation loss
-# bottoms out and then ends at least 20% higher: past that epoch the model fits these 100 images
-# better and digits worse. That is overfitting. Stopping at the lowest validation loss is called
-# *early stopping*.
+# **Notice:** with both seeds the training loss ends below half the validation loss, and over
+# the run it falls more than three times further (as a ratio) than the validation loss does;
+# the validation loss swings from epoch to epoch (the lines above say where each seed's 5-epoch
+# average was lowest). The model fits these 100 images far better than digits it has not seen:
+# that is overfitting; with so few images and a large learning rate, the validation loss is
+# noisy too. Keeping the weights of the epoch with the lowest validation loss is called *early
+# stopping*.
 
 # %% [markdown]
 # ## Kernel size: wider patterns, or finer detail and less compute
