@@ -4,8 +4,8 @@ Every "what to notice" sentence that states a result is backed by one of these c
 cell above it, stated so that it holds on any CPU (a ratio, an ordering, an interval). When the
 numbers and the prose drift apart on a learner's machine, the learner sees a note saying what
 the text expected (with the measured value, where the message gives it) and why a machine can
-differ, and the notebook goes on. Under LABKIT_STRICT_CLAIMS=1 (the test suite sets it) the claim raises ``ClaimFailed``
-instead, so the suite's runs fail.
+differ, and the notebook goes on. Under LABKIT_STRICT_CLAIMS=1 (the test suite sets it) the
+claim raises ``ClaimFailed`` instead, so the suite's runs fail.
 
 Introduced in notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
 
