@@ -51,9 +51,10 @@ def teacher_logits(teacher: nn.Module, split: Split, batch_size: int = 512) -> t
     was_training = teacher.training
     teacher.eval()
     try:
-        return torch.cat(
-            [teacher(split.X[i : i + batch_size]) for i in range(0, len(split), batch_size)]
-        )
+        with torch.no_grad():  # targets, not part of the student's graph (and no memory kept)
+            return torch.cat(
+                [teacher(split.X[i : i + batch_size]) for i in range(0, len(split), batch_size)]
+            )
     finally:
         teacher.train(was_training)
 
