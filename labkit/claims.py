@@ -3,9 +3,9 @@
 Every "what to notice" sentence that states a result is backed by one of these calls in the
 cell above it, stated so that it holds on any CPU (a ratio, an ordering, an interval). When the
 numbers and the prose drift apart on a learner's machine, the learner sees a note saying what
-the text expected, what was measured here and why a machine can differ, and the notebook goes
-on. Under LABKIT_STRICT_CLAIMS=1 (the test suite sets it) the claim raises ``ClaimFailed``
-instead, so the suite's runs fail.
+the text expected (with the measured value, where the message gives it) and why a machine can
+differ, and the notebook goes on. Under LABKIT_STRICT_CLAIMS=1 (the test suite sets it) the
+claim raises ``ClaimFailed`` instead, so the suite's runs fail.
 
 Introduced in notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
 
@@ -21,10 +21,11 @@ import os
 from labkit._validate import check_float
 
 WHY_MACHINES_DIFFER = (
-    "CPUs differ in their vector instructions (AVX2, AVX-512, VNNI, AMX, Arm), PyTorch picks "
-    "other kernels for them and for other thread counts, and those round differently; timings "
-    "also depend on what else the machine is doing. The rest of the notebook still runs; read "
-    "this result as this machine's."
+    "If you changed the code above, the change may be why. Otherwise: CPUs differ in their "
+    "vector instructions (AVX2, AVX-512, VNNI, AMX, Arm), PyTorch picks other kernels for them "
+    "and for other thread counts, and those round differently; timings also depend on what "
+    "else the machine is doing. The rest of the notebook still runs; read this result as this "
+    "machine's."
 )
 
 
@@ -39,27 +40,22 @@ def strict_claims() -> bool:
 
 def claim_failed(message: str) -> None:
     """A stated result did not hold: raise ``ClaimFailed`` in the strict runs of the test suite;
-    for a learner, show a note (what was expected, what this machine measured, why machines can
-    differ) and go on."""
+    for a learner, show a note (what was expected, with what this machine measured where the message
+    says it, and why machines can differ) and go on."""
     if strict_claims():
         raise ClaimFailed(message)
-    text = f"Note: on this machine, the text's claim did not hold: {message}. {WHY_MACHINES_DIFFER}"
+    text = f"Note: the text's claim did not hold here: {message.rstrip('.')}. {WHY_MACHINES_DIFFER}"
     try:
         from IPython import get_ipython
-        from IPython.display import HTML, display
-
-        shell = get_ipython()
-        if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
-            display(
-                HTML(
-                    '<div style="border-left: 4px solid #E69F00; padding: 4px 8px">'
-                    f"{html.escape(text)}</div>"
-                )
-            )
-            return
+        from IPython.display import display
     except ImportError:
-        pass
-    print(text)
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+        return
+    box = f'<div style="border-left: 4px solid #E69F00; padding: 4px 8px">{html.escape(text)}</div>'
+    display({"text/plain": text, "text/html": box}, raw=True)
 
 
 def expect(condition: bool, message: str) -> None:

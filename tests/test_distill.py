@@ -77,6 +77,7 @@ def test_teacher_logits_are_computed_in_eval_mode_and_leave_the_teacher_as_it_wa
     stats = copy.deepcopy(teacher.state_dict())
     got = D.teacher_logits(teacher, split, batch_size=7)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert not got.requires_grad  # no graph kept: 55,000 images' activations would be gigabytes
     assert teacher.training  # mode restored
     for k, v in teacher.state_dict().items():
         assert torch.equal(v, stats[k]), k  # running statistics untouched
