@@ -20,9 +20,18 @@ needs_package = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def data():
+    if fashion.missing_files():
+        pytest.skip("Fashion-MNIST is not set up here (make setup; .ci/run installs its package)")
     return fashion.load_fashion_mnist()
 
 
+needs_data = pytest.mark.skipif(
+    bool(fashion.missing_files()),
+    reason="Fashion-MNIST is not set up here (make setup; .ci/run installs its package)",
+)
+
+
+@needs_data
 def test_the_idx_reader_agrees_with_torchvisions():
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
