@@ -11,7 +11,6 @@ Used by: `labkit zoo build` and `labkit zoo verify` (labkit/cli.py), and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ import torch
 from torch import nn
 
 from labkit._validate import check_choice
-from labkit.data import data_dir, load_digits
+from labkit.data import data_dir, load_digits, sha256_of
 from labkit.env import seed_everything, versions
 from labkit.models import create_model
 from labkit.train import evaluate, fit
@@ -61,15 +60,6 @@ def recipe(name: str = "baseline") -> dict:
     """
     check_choice("name", name, RECIPES)
     return {"model": dict(RECIPES[name]["model"]), "train": dict(RECIPES[name]["train"])}
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 fingerprint of a file, as the manifest stores it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(root: Path | None = None) -> dict:
