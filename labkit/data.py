@@ -10,11 +10,12 @@ random affine distortions. The split into train / validation / test is made on
 the *source images* first, and distortions are only made inside the training
 part, so no variant of a test digit is ever seen in training.
 
-Used by: every lesson, and labkit.zoo and labkit.train.
+Used by: every lesson, and labkit.zoo, labkit.fashion and labkit.train.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 import os
@@ -125,6 +126,16 @@ def check_dataset(name: str, data: object) -> Dataset:
 def data_dir() -> Path:
     """Where the course keeps its files (the repository's data/, or LABKIT_DATA)."""
     return Path(os.environ.get("LABKIT_DATA", Path(__file__).resolve().parents[1] / "data"))
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 fingerprint of a file (the zoo's manifest stores them; Fashion-MNIST's files
+    are checked against published ones)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _distort(
@@ -253,23 +264,24 @@ def load_digits(
     )
 
 
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 _TORCHVISION = {
     "fashion_mnist": (
         "FashionMNIST",
         "Fashion-MNIST",
         "about 30 MB",
-        (
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
-        ),
+        FASHION_CLASSES,
     ),
     "cifar10": (
         "CIFAR10",

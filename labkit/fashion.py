@@ -26,20 +26,15 @@ import numpy as np
 import torch
 
 from labkit._validate import check_bool, check_int
-from labkit.data import Dataset, DatasetUnavailableError, Split, data_dir
-
-FASHION_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
+from labkit.data import (
+    FASHION_CLASSES,
+    Dataset,
+    DatasetUnavailableError,
+    Split,
+    data_dir,
+    sha256_of,
 )
+
 # SHA-256 of each uncompressed IDX file (the package and the download compress them
 # differently, so the compressed files' sums differ; their contents do not).
 FILES = {
@@ -57,20 +52,12 @@ def fashion_dir() -> Path:
     return data_dir() / "downloads" / "FashionMNIST" / "raw"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def missing_files(folder: Path | None = None) -> list[str]:
     """The files of ``folder`` (default: ``fashion_dir()``) that are absent or do not match
     their SHA-256; an empty list means the data are ready."""
     folder = Path(folder or fashion_dir())
     return [
-        n for n, sha in FILES.items() if not (folder / n).exists() or _sha256(folder / n) != sha
+        n for n, sha in FILES.items() if not (folder / n).exists() or sha256_of(folder / n) != sha
     ]
 
 
@@ -130,7 +117,10 @@ def read_idx(path: Path) -> np.ndarray:
     scratch: two zero bytes, the type code 0x08 (unsigned byte), the number of dimensions, each
     dimension as a big-endian 32-bit integer, then the data. torchvision's reader gives the
     same array (a test compares them)."""
-    raw = Path(path).read_bytes()
+    return _parse_idx(Path(path).read_bytes(), path)
+
+
+def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes")
     ndim = raw[3]
@@ -144,9 +134,14 @@ def read_idx(path: Path) -> np.ndarray:
 def fashion_arrays() -> dict[str, np.ndarray]:
     """The four files as arrays: train/test images (N, 28, 28) and labels (N,), uint8."""
     folder = fashion_dir()
-    if missing_files(folder):
-        raise DatasetUnavailableError(HOW_TO_GET_IT.format(folder=folder))
-    return {name: read_idx(folder / name) for name in FILES}
+    arrays = {}
+    for name, sha in FILES.items():  # each file read once: checked and parsed from one copy
+        path = folder / name
+        raw = path.read_bytes() if path.exists() else b""
+        if hashlib.sha256(raw).hexdigest() != sha:
+            raise DatasetUnavailableError(HOW_TO_GET_IT.format(folder=folder))
+        arrays[name] = _parse_idx(raw, path)
+    return arrays
 
 
 def load_fashion_mnist(train_size: int | None = None, seed: int = 0) -> Dataset:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit._validate import check_choice, check_int
-from labkit.fashion import load_fashion_mnist
+from labkit.data import load_digits
 from labkit.env import using_threads, versions
 from labkit.hardware import cpu_features
 from labkit.measure import measure_latency
@@ -106,8 +106,8 @@ def summary_of(lesson: Lesson, part: str) -> str:
 
 
 def _latency_one_image() -> float:
-    data = load_fashion_mnist(train_size=1000)
-    net = load_pretrained("baseline")
+    data = load_digits()
+    net = load_pretrained("digits_baseline")
     return measure_latency(net, data.test.X[:1], runs=30).median_ms
 
 

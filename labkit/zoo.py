@@ -11,7 +11,6 @@ Used by: `labkit zoo build` and `labkit zoo verify` (labkit/cli.py), and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -21,31 +20,54 @@ import torch
 from torch import nn
 
 from labkit._validate import check_choice
-from labkit.data import data_dir
-from labkit.fashion import load_fashion_mnist
+from labkit.data import data_dir, load_digits, sha256_of
 from labkit.env import seed_everything, versions
+from labkit.fashion import load_fashion_mnist
 from labkit.models import create_model
 from labkit.train import evaluate, fit
+
+# The data each checkpoint is trained on. Fashion-MNIST is the running data: all 55,000 of its
+# training images. The digits (scikit-learn's 8x8 digits upscaled to 16x16, each training image
+# with 3 augmented copies) are the second, smaller example: seconds-long demos, and the lessons
+# not yet moved to Fashion-MNIST.
+DATASETS: dict[str, dict] = {
+    "fashion_mnist": dict(name="fashion_mnist", train_size=None, seed=0),
+    "digits": dict(name="digits", image_size=16, augment_copies=3, seed=0),
+}
 
 # What each checkpoint is and how it is trained. Changing a line here means
 # running `labkit zoo build` and committing data/zoo again.
 RECIPES: dict[str, dict] = {
     "baseline": dict(
-        description="the course's running example: a SmallCNN of width 16",
+        description="the course's running example: a SmallCNN of width 16 on Fashion-MNIST",
+        dataset="fashion_mnist",
         model=dict(width=16, kernel_size=3),
         train=dict(
             epochs=12, lr=3e-3, batch_size=128, optimizer="adam", schedule="onecycle", seed=0
         ),
     ),
     "teacher": dict(
-        description="a larger SmallCNN (width 48) for distillation and comparison",
+        description="a larger SmallCNN (width 48) on Fashion-MNIST, for distillation and "
+        "comparison",
+        dataset="fashion_mnist",
         model=dict(width=48, kernel_size=3),
         train=dict(
             epochs=12, lr=2e-3, batch_size=128, optimizer="adam", schedule="onecycle", seed=1
         ),
     ),
+    "digits_baseline": dict(
+        description="a SmallCNN of width 16 on the digits (the smaller example)",
+        dataset="digits",
+        model=dict(width=16, kernel_size=3),
+        train=dict(epochs=8, lr=3e-3, batch_size=64, optimizer="adam", seed=0),
+    ),
+    "digits_teacher": dict(
+        description="a SmallCNN of width 48 on the digits (the smaller example)",
+        dataset="digits",
+        model=dict(width=48, kernel_size=3),
+        train=dict(epochs=8, lr=2e-3, batch_size=64, optimizer="adam", seed=1),
+    ),
 }
-DATASET = dict(name="fashion_mnist", train_size=None, seed=0)  # all 55,000 training images
 MANIFEST = "manifest.json"
 
 
@@ -59,22 +81,26 @@ def zoo_dir() -> Path:
 
 
 def recipe(name: str = "baseline") -> dict:
-    """How checkpoint ``name`` is built: its architecture arguments and its training
-    hyperparameters, as ``labkit zoo build`` uses them.
+    """How checkpoint ``name`` is built: its architecture arguments, its training
+    hyperparameters and its data, as ``labkit zoo build`` uses them.
 
     Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Hyperparameters: what we chose".
     """
     check_choice("name", name, RECIPES)
-    return {"model": dict(RECIPES[name]["model"]), "train": dict(RECIPES[name]["train"])}
+    return {
+        "model": dict(RECIPES[name]["model"]),
+        "train": dict(RECIPES[name]["train"]),
+        "dataset": dict(DATASETS[RECIPES[name]["dataset"]]),
+    }
 
 
-def sha256_of(path: Path) -> str:
-    """The SHA-256 fingerprint of a file, as the manifest stores it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def load_training_data(name: str = "baseline"):
+    """The dataset checkpoint ``name`` was trained on, built exactly as `labkit zoo build`
+    builds it (same split, same normalization)."""
+    check_choice("name", name, RECIPES)
+    args = dict(DATASETS[RECIPES[name]["dataset"]])
+    loader = load_fashion_mnist if args.pop("name") == "fashion_mnist" else load_digits
+    return loader(**args)
 
 
 def read_manifest(root: Path | None = None) -> dict:
@@ -116,12 +142,15 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
     try:
         manifest = read_manifest(root)
     except ZooError:
-        manifest = {"format": 1, "dataset": DATASET, "models": {}}
-    data = load_fashion_mnist(**{k: v for k, v in DATASET.items() if k != "name"})
+        manifest = {"format": 2, "models": {}}
+    loaded = {}  # each dataset built once, however many checkpoints train on it
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         entries = {}
         for name in names:
-            net, acc = _train_one(name, data, progress)
+            dataset = RECIPES[name]["dataset"]
+            if dataset not in loaded:
+                loaded[dataset] = load_training_data(name)
+            net, acc = _train_one(name, loaded[dataset], progress)
             path = Path(tmp) / f"{name}.pt"
             torch.save(net.state_dict(), path)
             v = versions()
@@ -131,6 +160,7 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
                 "bytes": path.stat().st_size,
                 "description": RECIPES[name]["description"],
                 "arch": "small_cnn",
+                "dataset": DATASETS[dataset],
                 "model": RECIPES[name]["model"],
                 "train": RECIPES[name]["train"],
                 "val_accuracy": {"correct": acc["val"].correct, "total": acc["val"].total},
@@ -143,7 +173,8 @@ def build(names: list[str] | None = None, root: Path | None = None, progress: bo
             }
         for entry in entries.values():
             shutil.move(str(Path(tmp) / entry["file"]), root / entry["file"])
-        manifest["dataset"] = DATASET
+        manifest["format"] = 2
+        manifest.pop("dataset", None)
         manifest["models"].update(entries)
         (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

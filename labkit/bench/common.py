@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from labkit.data import Dataset
-from labkit.fashion import load_fashion_mnist
 from labkit.env import seed_everything
+from labkit.fashion import load_fashion_mnist
 from labkit.hardware import cpu_features
 from labkit.measure import LatencyComparison, compare_latency
 from labkit.models import create_model

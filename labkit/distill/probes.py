@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from labkit.fashion import load_fashion_mnist
+from labkit.data import load_digits
 from labkit.distill.students import student, time_epochs
 from labkit.reference import Probe
 from labkit.zoo import load_pretrained
@@ -12,7 +12,7 @@ from labkit.zoo import load_pretrained
 
 def _distilled_epoch_ratio() -> float:
     seconds = time_epochs(
-        load_pretrained("baseline").eval(), student(6), load_fashion_mnist(train_size=1000).train
+        load_pretrained("digits_baseline").eval(), student(6), load_digits().train.subset(1000)
     )
     return statistics.median(seconds["distilled"]) / statistics.median(seconds["plain"])
 

@@ -36,7 +36,7 @@ from labkit.train import evaluate
 from labkit.zoo import load_pretrained
 
 RECIPE = dict(
-    teacher="baseline",
+    teacher="digits_baseline",
     seeds=list(range(8)),
     temperature=2.0,
     weight=0.5,

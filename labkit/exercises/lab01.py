@@ -48,7 +48,7 @@ def example_context() -> dict:
 @functools.cache
 def _q1_counts() -> dict[str, int]:
     """The baseline's parameter count, and the counts of the common mistakes."""
-    net = load_pretrained("baseline")
+    net = load_pretrained("digits_baseline")
     truth = count_parameters(net)
     return {
         "truth": truth,

@@ -56,7 +56,8 @@ def _kept_at_90(n: int) -> int:
 def _sizes() -> dict[str, int]:
     """The number of weights of each layer of the baseline."""
     return {
-        name: m.weight.numel() for name, m in weight_layers(load_pretrained("baseline")).items()
+        name: m.weight.numel()
+        for name, m in weight_layers(load_pretrained("digits_baseline")).items()
     }
 
 

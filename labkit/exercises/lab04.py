@@ -32,12 +32,12 @@ from labkit.zoo import load_pretrained
 
 @functools.cache  # one export and calibration per session, not one per check
 def _int8_reference():
-    return ptq_int8(load_pretrained("baseline").eval(), load_digits().train.X[:256])
+    return ptq_int8(load_pretrained("digits_baseline").eval(), load_digits().train.X[:256])
 
 
 @functools.cache
 def _folded():
-    return fold_batchnorm(load_pretrained("baseline"))
+    return fold_batchnorm(load_pretrained("digits_baseline"))
 
 
 def example_context() -> dict:
@@ -318,7 +318,7 @@ def _ratios() -> dict[str, float]:
         "int16": f32 / (int8 - 3 * zero_points // 4),
         "none": f32 / (int8 - zero_points),
         "int8 only": f32 / int8_weights,
-        "unfolded": tensor_bytes(load_pretrained("baseline")) / (int8 - zero_points // 2),
+        "unfolded": tensor_bytes(load_pretrained("digits_baseline")) / (int8 - zero_points // 2),
     }
 
 

@@ -3,13 +3,13 @@ data/reference_timings.json and printed beside the learner's own timing."""
 
 from __future__ import annotations
 
-from labkit.fashion import load_fashion_mnist
+from labkit.data import load_digits
 from labkit.reference import Probe
 from labkit.trial import train_small_cnn
 
 
 def _explorer_run() -> float:
-    data = load_fashion_mnist(train_size=1000)
+    data = load_digits().with_train_subset(1000)
     return train_small_cnn(data, epochs=4, progress=False).seconds
 
 

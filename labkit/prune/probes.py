@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from labkit.fashion import load_fashion_mnist
+from labkit.data import load_digits
 from labkit.measure import compare_latency
 from labkit.prune.masks import apply_masks, global_magnitude_masks, prune_channels
 from labkit.reference import Probe
@@ -15,8 +15,8 @@ from labkit.zoo import load_pretrained
 
 
 def _speedup_of(make: Callable[[torch.nn.Module, torch.Tensor], torch.nn.Module]) -> float:
-    data = load_fashion_mnist(train_size=1000)
-    base = load_pretrained("baseline")
+    data = load_digits()
+    base = load_pretrained("digits_baseline")
     batch = data.test.X[:256]
     other = make(base, batch)
     return (

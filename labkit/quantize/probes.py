@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from labkit.fashion import load_fashion_mnist
+from labkit.data import load_digits
 from labkit.models import wide_block
 from labkit.quantize.int8 import ptq_int8, time_float32_and_int8
 from labkit.reference import Probe
@@ -17,9 +17,9 @@ def _int8_speedup(block: bool) -> float:
         net, example = wide_block()
         calibration = [torch.randn(8, *example.shape[1:]).relu() for _ in range(2)]
     else:
-        data = load_fashion_mnist(train_size=1000)
+        data = load_digits()
         net, example, calibration = (
-            load_pretrained("baseline"),
+            load_pretrained("digits_baseline"),
             data.test.X[:256],
             data.train.X[:256],
         )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from labkit.fashion import load_fashion_mnist
+from labkit.data import load_digits
 from labkit.reference import Probe
 from labkit.trial import train_small_cnn
 
 
 def _live_evaluation() -> float:
-    data = load_fashion_mnist(train_size=1000)
+    data = load_digits().with_train_subset(1000)
     return train_small_cnn(data, epochs=3, progress=False).seconds
 
 

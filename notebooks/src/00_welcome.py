@@ -274,7 +274,9 @@ show_images(
 plt.show()
 print(f"misread: {len(wrong):,} of {len(data.test):,} test images")
 confused = torch.bincount(data.test.y[wrong], minlength=10)
-print("misread per class:", ", ".join(f"{data.classes[c]} {int(n)}" for c, n in enumerate(confused)))
+print(
+    "misread per class:", ", ".join(f"{data.classes[c]} {int(n)}" for c, n in enumerate(confused))
+)
 tops = [data.classes.index(c) for c in ("T-shirt/top", "Pullover", "Coat", "Shirt")]
 labkit.expect(
     int(confused[tops].sum()) > len(wrong) / 2,

@@ -54,7 +54,7 @@ from labkit.trial import Hyperparameters
 from labkit.zoo import recipe
 
 data = labkit.load_digits()
-net = labkit.load_pretrained("baseline")
+net = labkit.load_pretrained("digits_baseline")
 
 # %% [markdown]
 # ## Parameters: what the model learned
@@ -110,7 +110,7 @@ labkit.expect(
 
 # %%
 print("architecture:", net.config)
-print("training:", recipe("baseline")["train"])
+print("training:", recipe("digits_baseline")["train"])
 print("number of conv layers:", sum(isinstance(m, torch.nn.Conv2d) for m in net.modules()))
 
 # %% [markdown]

@@ -86,7 +86,7 @@ from labkit.prune import (
 from labkit.stats import compare_models, mcnemar_exact, seed_interval
 
 data = labkit.load_digits()
-net = labkit.load_pretrained("baseline")
+net = labkit.load_pretrained("digits_baseline")
 base_acc = labkit.evaluate(net, data.test)
 print(f"baseline: {count_parameters(net):,} parameters, test accuracy {base_acc}")
 

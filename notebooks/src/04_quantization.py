@@ -70,7 +70,7 @@ from labkit.quantize import (
 from labkit.stats import mcnemar_exact
 
 data = labkit.load_digits()
-net = labkit.load_pretrained("baseline").eval()
+net = labkit.load_pretrained("digits_baseline").eval()
 base_acc = labkit.evaluate(net, data.test)
 print(f"baseline (float32): test accuracy {base_acc}")
 

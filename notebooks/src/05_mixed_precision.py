@@ -41,12 +41,13 @@ import torch
 from IPython.display import display
 
 from labkit import precision as lp
+from labkit.deploy import speed_words
 from labkit.exercises import ____, lab05
 from labkit.hardware import bf16_expectation
 from labkit.precision import ScaleExplorer
 
 data = labkit.load_digits()
-net = labkit.load_pretrained("baseline").eval()
+net = labkit.load_pretrained("digits_baseline").eval()
 print(f"baseline (float32): test accuracy {labkit.evaluate(net, data.test)}")
 
 # %% [markdown]
@@ -491,21 +492,11 @@ print(f"bfloat16 speed-up over float32: {speed['bfloat16']}")
 print(labkit.reference_timing("05.bf16_step_speedup", speed["bfloat16"].median))
 print(f"float16 + scaler speed-up over float32: {speed['float16_scaled']}")
 print(labkit.reference_timing("05.fp16_step_speedup", speed["float16_scaled"].median))
-
-
-def in_words(ratio):  # what every round says, or that the rounds disagree
-    if ratio.low > 1:
-        return "faster than float32 in every round"
-    if ratio.high < 1:
-        return "slower than float32 in every round"
-    return "faster than float32 in some rounds and slower in others"
-
-
 bf16 = speed["bfloat16"]
 held = bf16.low > 1 if cpu.native_bf16 else bf16.high < 1
 print(
-    f"on this machine, a bfloat16 step was {in_words(bf16)}; the CPU's features predict "
-    f"{'a faster' if cpu.native_bf16 else 'a slower'} step: "
+    f"on this machine, a bfloat16 step against float32: {speed_words(bf16)}; the CPU's "
+    f"features predict {'a faster' if cpu.native_bf16 else 'a slower'} step: "
     f"{'it held' if held else 'it did not hold in every round'}"
 )
 if cpu.native_bf16 and not held:

@@ -48,13 +48,14 @@ from tensorly.decomposition import partial_tucker
 from torch import nn
 
 from labkit import factorize as lf
+from labkit.deploy import speed_words
 from labkit.exercises import ____, lab06
 from labkit.factorize import RankCalculator, plot_predicted_vs_measured, plot_spectra
 from labkit.measure import compare_latency, count_macs, count_parameters
 from labkit.plots import plot_savings
 
 data = labkit.load_digits()
-net = labkit.load_pretrained("baseline").eval()
+net = labkit.load_pretrained("digits_baseline").eval()
 base_acc = labkit.evaluate(net, data.test)
 one_image, batch = data.test.X[:1], data.test.X[:256]
 print(f"baseline: test accuracy {base_acc}, {count_parameters(net):,} parameters")
@@ -442,13 +443,7 @@ plot_savings(savings, title="Course model, factorized: what it saves against the
 plt.show()
 for method, saved in savings.items():
     one = lat_one.ratio(method, "baseline")
-    if one.low > 1:
-        verdict = "faster than the baseline in every round"
-    elif one.high < 1:
-        verdict = "slower than the baseline in every round"
-    else:
-        verdict = "faster than the baseline in some rounds and slower in others"
-    print(f"on this machine, on one image, {method} was {verdict} ({one})")
+    print(f"on this machine, on one image, {method} against the baseline: {speed_words(one)}")
     labkit.expect(saved["MACs"] > 1.5, f"{method} should do fewer MACs")
     labkit.expect(
         one.median < saved["MACs"] / 2,
@@ -458,8 +453,8 @@ for method, saved in savings.items():
 # %% [markdown]
 # What to notice: every factorized model does more than 1.5x fewer MACs, yet on one image none
 # gets even half the speed-up its MACs promise (by the median of 7 rounds); the last lines say
-# whether each was faster or slower than the baseline in every round on this machine, or
-# neither. This model's layers are so small that the fixed cost of each extra layer offsets
+# whether, on this machine, each was faster or slower than the baseline in every round, or
+# showed no clear difference. This model's layers are so small that the fixed cost of each extra layer offsets
 # much of the arithmetic saved. The ratios on 256 images vary from run to run; read them above
 # before calling any of them faster. The next section measures where the balance tips.
 #

@@ -56,7 +56,7 @@ from labkit.distill import (
 from labkit.exercises import ____, lab07
 
 data = labkit.load_digits()
-teacher = labkit.load_pretrained("baseline").eval()
+teacher = labkit.load_pretrained("digits_baseline").eval()
 teacher_acc = labkit.evaluate(teacher, data.test)
 n_teacher = labkit.count_parameters(teacher)
 print(f"teacher (the course's baseline): {n_teacher:,} parameters, test accuracy {teacher_acc}")
