@@ -7,7 +7,7 @@ the text expected (with the measured value, where the message gives it) and why 
 differ, and the notebook goes on. Under LABKIT_STRICT_CLAIMS=1 (the test suite sets it) the
 claim raises ``ClaimFailed`` instead, so the suite's runs fail.
 
-Introduced in notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+Introduced in notebooks/00_welcome.ipynb, "The running example: Fashion-MNIST".
 
 Used by: every notebook (``labkit.expect...``, given to notebooks by labkit/__init__.py).
 """
@@ -61,7 +61,7 @@ def claim_failed(message: str) -> None:
 def expect(condition: bool, message: str) -> None:
     """Say ``message`` when a result that must hold does not (``claim_failed``).
 
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    Lesson: notebooks/00_welcome.ipynb, "The running example: Fashion-MNIST".
     """
     if hasattr(condition, "dtype") and getattr(condition, "ndim", 1) == 0:
         condition = condition.item()  # a NumPy or PyTorch scalar from a comparison

@@ -1,9 +1,10 @@
-"""The course's data: real handwritten digits offline, bigger datasets on request.
+"""The course's smaller data set, real handwritten digits offline; the ``Dataset`` and ``Split``
+types every data set uses; bigger datasets on request.
 
-Introduced in notebooks/00_welcome.ipynb ("The running example"); every later
-notebook trains and tests on ``load_digits()``.
+The running data is Fashion-MNIST (labkit/fashion.py, introduced in notebooks/00_welcome.ipynb,
+"The running example"); the lessons not yet moved to it train and test on ``load_digits()``.
 
-The offline default is scikit-learn's copy of the UCI handwritten digits
+The digits are scikit-learn's copy of the UCI handwritten digits
 (1,797 real 8x8 digits by 13 writers, the UCI test set, shipped inside scikit-learn, so no
 network). We upscale them and enlarge the training part by deterministic
 random affine distortions. The split into train / validation / test is made on
@@ -194,7 +195,7 @@ def load_digits(
     ``augment_copies``: distorted copies added per training image (0 keeps only the originals).
     The same arguments always give the same tensors.
 
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    Lesson: notebooks/01_parameters_vs_hyperparameters.ipynb, "Imports".
     """
     image_size = check_int("image_size", image_size, min_value=8, max_value=64)
     augment_copies = check_int("augment_copies", augment_copies, min_value=0, max_value=20)

@@ -113,9 +113,9 @@ def _download(folder: Path) -> None:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (the format of MNIST and Fashion-MNIST) as a NumPy array of bytes, from
-    scratch: two zero bytes, the type code 0x08 (unsigned byte), the number of dimensions, each
-    dimension as a big-endian 32-bit integer, then the data. torchvision's reader gives the
+    """An IDX file (the format of MNIST and Fashion-MNIST) as a NumPy array of bytes: two zero
+    bytes, the type code 0x08 (unsigned byte), the number of dimensions, each dimension as a
+    big-endian 32-bit integer, then the data. torchvision's reader gives the
     same array (a test compares them)."""
     return _parse_idx(Path(path).read_bytes(), path)
 

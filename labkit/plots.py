@@ -263,7 +263,7 @@ def show_images(
 ) -> plt.Figure:
     """A grid of images with their labels; a wrong prediction is shown in red. Returns the figure.
 
-    Lesson: notebooks/00_welcome.ipynb, "The running example: real handwritten digits".
+    Lesson: notebooks/00_welcome.ipynb, "The running example: Fashion-MNIST".
     """
     check_tensor("X", X, min_ndim=3)
     n = min(check_int("n", n, min_value=1, max_value=400), len(X))

@@ -95,7 +95,7 @@ def test_the_notebooks_latency_path_without_a_compiler(no_compiler, int8_model, 
     # What notebook 04's "Latency, side by side" cell runs, on a machine with a broken g++:
     # it must finish, label every row by what really ran, say what the numbers mean, never
     # call a ratio below 1 "faster", and print no compiler output.
-    batch = torch.randn(16, 1, 16, 16)
+    batch = torch.randn(16, 1, 28, 28)
     timing = I8.time_float32_and_int8(baseline, int8_model, batch, rounds=2, runs=3)
     report = timing.report()
     printed = capsys.readouterr().out + report
@@ -129,7 +129,7 @@ def test_speed_words_never_call_a_slowdown_faster(ratio, words):
 
 
 def test_compiled_timing_compares_like_with_like(int8_model, baseline):
-    timing = I8.time_float32_and_int8(baseline, int8_model, torch.randn(8, 1, 16, 16), 2, 3, False)
+    timing = I8.time_float32_and_int8(baseline, int8_model, torch.randn(8, 1, 28, 28), 2, 3, False)
     if timing.float32.compiled and timing.int8.compiled:
         assert set(timing.latency.rounds) == {"float32 eager", "float32 compiled", "int8 compiled"}
         assert timing.int8_speedup is not None and timing.compile_speedup is not None

