@@ -284,8 +284,8 @@ labkit.expect_between("bfloat16 / float16 rounding error", coarser, 4, 16)
 # %% [markdown]
 # What to notice: both 16-bit formats take exactly half the bytes, bfloat16 rounds about 8x
 # more coarsely than float16 (three fewer mantissa bits), and neither changes the test
-# accuracy detectably: only a handful of the 10,000 test images change their answer, and the
-# paired interval rules out a loss of 0.2 point or more. 16-bit floats halve the size by rounding alone; int8 comes close to a
+# accuracy detectably: on the 10,000 test images the paired interval rules out a loss of 0.2
+# point or more. 16-bit floats halve the size by rounding alone; int8 comes close to a
 # quarter, but needs a grid with a scale and a zero point.
 #
 # ## Weights vs activations, and calibration
@@ -775,9 +775,8 @@ plt.show()
 # %% [markdown]
 # What to notice: on Fashion-MNIST, rounding the weights after training costs accuracy
 # detectably already at 4 bits per weight (per-channel grids), and every bit fewer loses more
-# (the first three lines). One short epoch
-# of QAT over 2,000 training images wins back much of the 2-bit loss: more than a third of it
-# in every seed (the shares are printed above the figure), with a gain whose interval over the
+# (the first three lines). One short epoch of QAT over 2,000 training images wins back much of
+# the 2-bit loss: more than a third of it in every seed (the shares are printed above the figure), with a gain whose interval over the
 # seeds lies above zero. The 2-bit model stores 16x fewer bits per weight than float32.
 
 # ## Explore: how many bits?
@@ -874,7 +873,8 @@ print(
 # epoch. Here are the wall-clock seconds of each step on this machine, one epoch over our
 # 2,000 training images for the two that train (the QAT runs above; pruning half the weights
 # by magnitude, then fine-tuning with the masks kept), and each as a share of one QAT epoch.
-# An epoch over all 55,000 training images does 27.5 times the work of these short ones.
+# An epoch over all 55,000 training images does more work (the cell says how
+# much more, on the last line).
 
 # %%
 pruned = copy.deepcopy(net)
@@ -902,15 +902,16 @@ print(f"labkit's QAT recipe (lq.qat) trains {qat_recipe} epochs by default")
 labkit.expect(ptq_total < qat_recipe * qat_epoch, "all of PTQ should cost less than QAT's recipe")
 fixed = costs["PTQ: export + prepare + convert"] / ptq_seconds["calibrate"]
 print(f"on this machine, the graph rewrite took {fixed:.1f}x as long as the calibration")
+print(f"an epoch over all 55,000 training images does {55_000 / len(data.train):.1f}x our work")
 
 # %% [markdown]
 # What to notice: calibration, PTQ's only pass over data, costs a fraction of one epoch of
-# either kind of training, even of our short epochs over 2,000 images (a full epoch does 27.5
-# times their work). The fixed cost of capturing and rewriting the graph is of the same order
-# as the calibration here (the last line says which was larger on this machine), so the honest
-# comparison is the "PTQ total" row: all of post-training quantization costs less than the
-# default quantization-aware training recipe (its epochs times the epoch above), and real
-# recipes for larger models train for many more epochs.
+# either kind of training, even of our short epochs over 2,000 images (a full epoch does many
+# times their work, as printed). The fixed cost of capturing and rewriting the graph comes on
+# top (a line under the table compares the two on this machine), so the honest comparison is the "PTQ
+# total" row: all of post-training quantization costs less than the default
+# quantization-aware training recipe (its epochs times the epoch above), and real recipes for
+# larger models train for many more epochs.
 
 # %% [markdown]
 # ## The results, drawn
