@@ -339,7 +339,7 @@ def factorizable_layers(net: nn.Module) -> dict[str, nn.Module]:
     """The layers of ``net`` that ``factorize_model`` can split: Linear layers and ungrouped
     2-D convolutions with numeric zero padding.
 
-    Lesson: notebooks/06_matrix_factorization.ipynb, "Fine-tuning wins back the accuracy".
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Fine-tuning wins back most of the accuracy".
     """
     check_module("net", net)
     found = {}
@@ -356,7 +356,7 @@ def factorize_model(net: nn.Module, ranks: dict[str, Rank], method: str = "svd")
     ``factorize_layer(layer, rank, method)``; ``net`` is left as it was. Every name and rank
     is checked before anything is replaced.
 
-    Lesson: notebooks/06_matrix_factorization.ipynb, "Fine-tuning wins back the accuracy".
+    Lesson: notebooks/06_matrix_factorization.ipynb, "Fine-tuning wins back most of the accuracy".
     """
     check_module("net", net)
     check_choice("method", method, METHODS)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from labkit.data import load_digits
 from labkit.env import using_threads
 from labkit.factorize.lowrank import factorize_model
 from labkit.factorize.ranks import COURSE_RANKS, choose_ranks, time_layers, time_ranks, wide_convs
+from labkit.fashion import load_fashion_mnist
 from labkit.measure import compare_latency
 from labkit.models import create_model
 from labkit.reference import Probe
@@ -15,7 +15,7 @@ from labkit.zoo import load_pretrained
 
 
 def _factorized_course_speedup() -> float:
-    base, one_image = load_pretrained("digits_baseline"), load_digits().test.X[:1]
+    base, one_image = load_pretrained("baseline"), load_fashion_mnist(train_size=1000).test.X[:1]
     tucker = factorize_model(base, COURSE_RANKS["tucker"], "tucker").eval()
     timing = compare_latency({"base": base, "tucker": tucker}, one_image, rounds=3, runs=20)
     return timing.ratio("tucker", "base").median

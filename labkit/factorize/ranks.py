@@ -157,8 +157,9 @@ def choose_ranks(
     return {name: fast[name][i].rank for name, i in step.items()}
 
 
-# The course model's ranks in notebook 06 ("Fine-tuning wins back the accuracy"): each leaves
-# at least 3x fewer parameters in the whole model. The benchmark and the probes use them too.
+# The course model's ranks in notebook 06 ("Fine-tuning wins back most of the accuracy"): each
+# leaves at least 3x fewer parameters in the whole model. The benchmark and the probes use them
+# too.
 COURSE_RANKS: dict[str, dict[str, Rank]] = {
     "svd": {"features.4": 8, "features.8": 8},
     "spatial": {"features.4": 8, "features.8": 8},

@@ -48,17 +48,19 @@ from tensorly.decomposition import partial_tucker
 from torch import nn
 
 from labkit import factorize as lf
+from labkit.data import Split
 from labkit.deploy import speed_words
 from labkit.exercises import ____, lab06
 from labkit.factorize import RankCalculator, plot_predicted_vs_measured, plot_spectra
 from labkit.measure import compare_latency, count_macs, count_parameters
 from labkit.plots import plot_savings
 
-data = labkit.load_digits()
-net = labkit.load_pretrained("digits_baseline").eval()
-base_acc = labkit.evaluate(net, data.test)
+data = labkit.load_fashion_mnist(train_size=2000)
+net = labkit.load_pretrained("baseline").eval()
+base_predicted = labkit.predict(net, data.test)  # once: every paired comparison reuses it
+base_acc = labkit.Accuracy(int((base_predicted == data.test.y).sum()), len(data.test))
 one_image, batch = data.test.X[:1], data.test.X[:256]
-print(f"baseline: test accuracy {base_acc}, {count_parameters(net):,} parameters")
+print(f"{data}\nbaseline: test accuracy {base_acc}, {count_parameters(net):,} parameters")
 
 # %% [markdown]
 # ## From 9 numbers to 6
@@ -139,10 +141,9 @@ print(
 labkit.expect(trained_rank < random_rank, "trained weights should have a faster-falling spectrum")
 
 # %% [markdown]
-# What to notice: the trained `features.8` keeps 90% of its squared singular values at a much
-# lower rank than a random matrix of the same shape, whose spectrum falls far more slowly:
-# training leaves
-# structure that a low-rank product can capture.
+# What to notice: the trained `features.8` keeps 90% of its squared singular values at a
+# lower rank (printed above) than a random matrix of the same shape, whose spectrum falls
+# more slowly: training leaves structure that a low-rank product can capture.
 #
 # ### Checked against PyTorch, and Eckart-Young numerically
 #
@@ -201,18 +202,23 @@ labkit.expect(min(challengers) > best and min(nudged) > best, "no rank-r matrix 
 # %%
 classifier = net.classifier
 print(lf.factorize_layer(classifier, 3))
+# Only the classifier changes, so the features of the test images are the same at every
+# rank: compute them once, and score each factorized classifier on them.
+with torch.no_grad():
+    test_features = torch.cat([net.features(X) for X in data.test.X.split(1000)])
+features = Split(test_features, data.test.y, data.test.source)
 linear_rows = []
 for rank in range(1, 11):
-    swapped = lf.factorize_model(net, {"classifier": rank})
+    swapped = lf.factorize_layer(classifier, rank)
     linear_rows.append(
-        (rank, lf.kernel_error(classifier.weight, rank), labkit.evaluate(swapped, data.test))
+        (rank, lf.kernel_error(classifier.weight, rank), labkit.evaluate(swapped, features))
     )
 for rank, error, acc in linear_rows:
     params = lf.factorized_cost(classifier, rank)["params"]
     print(f"rank {rank:2d}: {params:4d} parameters, weight error {error:.3f}, test {acc}")
 full = lf.factorize_model(net, {"classifier": 10})
 with torch.no_grad():
-    full_gap = float((full(data.test.X) - net(data.test.X)).abs().max())
+    full_gap = float((full(batch) - net(batch)).abs().max())
 print(f"rank 10 (full) against the original: outputs differ by at most {full_gap:.1e}")
 kernel_errors = [e for _, e, _ in linear_rows]
 original_linear = count_parameters(classifier)
@@ -225,10 +231,11 @@ labkit.expect(full_gap < 1e-4, "at full rank the two layers compute the original
 
 # %% [markdown]
 # What to notice: the weight error falls with every rank added and the full-rank pair
-# computes what the original did; the test accuracy need not rise at every step, because the
-# weight error counts the whole matrix while accuracy depends on the few test images near a
-# class boundary; the count r (32 + 10) + 10 passes the original's parameters from the rank
-# printed above on, so this tiny layer has little to give. The convolutions hold almost all the weights.
+# computes what the original did; the test accuracy need not rise at every step (read the
+# lines above): the weight error weighs every direction of the matrix alike, while accuracy
+# depends only on those that move images across a class boundary. The count r (32 + 10) + 10
+# passes the original's parameters from the rank printed above on, so this tiny layer has
+# little to give. The convolutions hold almost all the weights.
 #
 # ## Convolutions: the spatial split
 #
@@ -248,7 +255,7 @@ with torch.no_grad():
 split = lf.factorize_layer(sobel, 1, "spatial")
 print(split)
 with torch.no_grad():
-    sobel_gap = float((split(data.test.X) - sobel(data.test.X)).abs().max())
+    sobel_gap = float((split(batch) - sobel(batch)).abs().max())
 sobel_params = (count_parameters(sobel), count_parameters(split))
 print(f"Sobel: {sobel_params[0]} weights -> {sobel_params[1]}; outputs differ by {sobel_gap:.1e}")
 labkit.expect(sobel_params == (9, 6) and sobel_gap < 1e-5, "a rank-1 kernel splits exactly")
@@ -265,13 +272,14 @@ labkit.expect(sobel_params == (9, 6) and sobel_gap < 1e-5, "a rank-1 kernel spli
 # | `tucker` | 1 x 1, in -> r_in; k x k, r_in -> r_out; 1 x 1, r_out -> out | in·r_in + r_in·r_out·k² + r_out·out | H·W·(in·r_in + r_in·r_out·k² + r_out·out) |
 #
 # `lf.factorized_cost` computes them; here they are against the layers really built from
-# `features.8` (32 to 32 channels, 4x4 pixels), counted with `count_parameters` and
-# `count_macs`:
+# `features.8` (32 to 32 channels, on the pixels printed first), counted with
+# `count_parameters` and `count_macs`:
 
 # %%
 conv8 = net.features[8]
 x8 = lf.layer_inputs(net, one_image, ["features.8"])["features.8"]
 in_hw = tuple(x8.shape[-2:])
+print(f"features.8 sees {x8.shape[1]} channels of {in_hw[0]}x{in_hw[1]} pixels")
 print(f"{'method':<8} {'rank':>8} {'params':>12} {'built':>7} {'MACs':>9} {'built':>9}")
 checked = []
 for method, rank in [("svd", 8), ("spatial", 8), ("tucker", (8, 8)), ("tucker", (12, 6))]:
@@ -370,12 +378,14 @@ calculator = RankCalculator(net, course_hw)
 display(calculator)
 
 # %% [markdown]
-# ## Fine-tuning wins back the accuracy
+# ## Fine-tuning wins back most of the accuracy
 #
 # Factorize the two larger convolutions of the course model, with each method at ranks that
-# leave at least 3x fewer parameters in the whole model, then fine-tune for 3 epochs. Each
-# model is paired with the baseline on the same test images, before and after fine-tuning,
-# and the fine-tuned model with its own state before:
+# leave at least 3x fewer parameters in the whole model, then fine-tune: 2 epochs on the first
+# 2,000 of Fashion-MNIST's 55,000 training images (the baseline trained on all of them; a
+# subset keeps this cell within seconds), with a one-cycle schedule. Each model is paired
+# with the baseline on the same 10,000 test images, before and after fine-tuning, and the
+# fine-tuned model with its own state before:
 
 # %%
 plans = {
@@ -388,39 +398,59 @@ base_params = count_parameters(net)
 factorized, before, after, gained = {}, {}, {}, {}
 for method, ranks in plans.items():
     model = lf.factorize_model(net, ranks, method)
-    before[method] = labkit.compare_models(net, model, data.test, names=("baseline", method))
     untuned = labkit.predict(model, data.test)
-    labkit.fit(model, data.train, data.val, epochs=3, lr=1e-3, desc=f"fine-tune {method}")
+    before[method] = labkit.paired_comparison(
+        base_predicted, untuned, data.test.y, ("baseline", method)
+    )
+    labkit.fit(
+        model, data.train, epochs=2, lr=3e-3, schedule="onecycle", desc=f"fine-tune {method}"
+    )
     factorized[method] = model
-    after[method] = labkit.compare_models(net, model, data.test, names=("baseline", method))
+    tuned = labkit.predict(model, data.test)
+    after[method] = labkit.paired_comparison(
+        base_predicted, tuned, data.test.y, ("baseline", f"{method} tuned")
+    )
+    # the tuned model first: the exact interval is quick to compute when few images are
+    # right only for the second model
     gained[method] = labkit.paired_comparison(
-        untuned, labkit.predict(model, data.test), data.test.y, (f"{method}", f"{method} tuned")
+        tuned, untuned, data.test.y, (f"{method} tuned", f"{method} untuned")
     )
 for method in plans:
     ratio = base_params / count_parameters(factorized[method])
+    drop, left = -before[method].difference, -after[method].difference
     print(f"{method}: {ratio:.2f}x fewer parameters")
     print(f"  before fine-tuning: {before[method]}")
     print(f"  after:              {after[method]}")
-    print(f"  after vs before:    {gained[method]}")
+    print(f"  before vs after:    {gained[method]}")
+    print(f"  fine-tuning won back {1 - left / drop:.0%} of the {100 * drop:.1f}-point drop")
     labkit.expect(ratio >= 3, f"{method} should have at least 3x fewer parameters")
     labkit.expect_detectable(before[method], "baseline")
+    labkit.expect(drop > 0.1, f"{method}: {100 * drop:.1f} points lost, expected more than 10")
     labkit.expect_detectable(gained[method], f"{method} tuned")
-    labkit.expect_no_detectable_difference(after[method])
+    labkit.expect_detectable(after[method], "baseline")
+    labkit.expect(
+        after[method].high < 0 and left < drop / 4,
+        f"{method}: {100 * left:.1f} points left of {100 * drop:.1f}, "
+        "expected under a quarter of the drop",
+    )
 
 # %% [markdown]
-# What to notice: right after factorizing, every model is detectably worse than the baseline
-# (the ranks are low, and the errors of two layers compound); fine-tuning wins it back, a
-# detectable gain on the same images, and afterwards none differs detectably from the
-# baseline, with at least 3x fewer parameters. These are paired comparisons of the three
-# models shown, each fine-tuned once (one seed): another seed gives other models, so read
-# them as what this run found, not as a law; and "no detectable difference" is not "equal"
-# (read each interval above).
+# What to notice: right after factorizing, every model is detectably worse than the baseline,
+# by more than 10 points (the lines above say how many): the ranks are low, and the errors of
+# two layers compound. Fine-tuning wins most of it back, a detectable gain on the same
+# images, but not all: after 2 epochs on 2,000 images, each model is still detectably worse
+# than the baseline, by less than a quarter of its drop (the points are printed above); on
+# 10,000 test images the intervals are narrow enough to resolve such a gap. These are paired
+# comparisons of the three models shown, each fine-tuned once (one seed): another seed gives
+# other models, so read them as what this run found, not as a law. Longer fine-tuning, on
+# more of the 55,000 training images, may close more of the gap; this notebook does not
+# measure how much.
 #
 # What did that buy? Parameters and MACs from the counts, and speed measured against the
 # baseline, eager against eager, on 256 images and on one:
 
 # %%
-lat_batch = compare_latency({"baseline": net, **factorized}, batch, rounds=3, runs=10)
+lat_batch = compare_latency({"baseline": net, **factorized}, batch, rounds=3, runs=4)
 lat_one = compare_latency({"baseline": net, **factorized}, one_image, rounds=7, runs=20)
 savings = {}
 for method, model in factorized.items():
@@ -454,8 +484,8 @@ for method, saved in savings.items():
 # What to notice: every factorized model does more than 1.5x fewer MACs, yet on one image none
 # gets even half the speed-up its MACs promise (by the median of 7 rounds); the last lines say
 # whether, on this machine, each was faster or slower than the baseline in every round, or
-# showed no clear difference. This model's layers are so small that the fixed cost of each extra layer offsets
-# much of the arithmetic saved. The ratios on 256 images vary from run to run; read them above
+# showed no clear difference. This model's layers are so small that the fixed cost of each
+# extra layer offsets much of the arithmetic saved. The ratios on 256 images vary from run to run; read them above
 # before calling any of them faster. The next section measures where the balance tips.
 #
 # ## Does it pay on this CPU?
@@ -516,14 +546,17 @@ print(
 )
 print(labkit.reference_timing("06.resnet_layer_speedup", wide.measured.median))
 course_points = points["course model, 1 image"]
-every_point = [p for series in points.values() for p in series]
 course_speed = sorted(m for _, m in course_points)
 print(f"course model's layers: measured speed-ups {', '.join(f'{m:.2f}x' for m in course_speed)}")
 labkit.expect(
     all(m < p / 3 for p, m in course_points),
     f"course layers: {[round(m, 2) for m in course_speed]}, expected under a third of MACs'",
 )
-labkit.expect(course_speed[len(course_speed) // 2] < 1, "most course layer-ranks slower")
+slower = sum(m < 1 for m in course_speed)
+print(
+    f"on this machine, {slower} of the course model's {len(course_speed)} layer-rank pairs ran "
+    "slower than the original layer (median of the rounds)"
+)
 labkit.expect(wide.measured.low > 1, "the wide layer at a quarter rank should be faster")
 for name in sampled:  # 1/8 and 1/4 of the channels: 8x fewer MACs or more; full rank: more
     medians = [round(o.measured.median, 2) for o in options[name]]
@@ -535,21 +568,24 @@ resnet_points = [p for name, series in points.items() if "resnet" in name for p 
 faster = sum(m > 1 for _, m in resnet_points) / len(resnet_points)
 print(f"{faster:.0%} of ResNet-18's layer-rank pairs run faster than the original layer")
 labkit.expect(faster > 0.5, "most of ResNet-18's factorized layers should be faster")
-below = sum(m < p for p, m in every_point) / len(every_point)
-print(f"{below:.0%} of the {len(every_point)} layer-rank pairs run slower than their MACs predict")
-labkit.expect(below > 0.5, f"time should follow MACs only partly: {below:.0%} below")
+below = sum(m < p for p, m in resnet_points) / len(resnet_points)
+print(
+    f"on this machine, {below:.0%} of ResNet-18's {len(resnet_points)} layer-rank pairs ran "
+    "slower than their MACs predict"
+)
 
 # %% [markdown]
-# What to notice: most points lie below the diagonal (the last line under the figure counts
-# them), so a factorized layer usually falls short of the speed-up its MACs predict. The
-# course model's layers get less than a third of it at every rank, and most of their
-# layer-rank pairs are slower than the originals (below the dashed line; their speed-ups are
-# listed under the figure), while most of ResNet-18's layer-rank pairs run faster,
-# `layer4.0.conv2` at a quarter of its channels in every round. Each sampled ResNet-18 layer
-# is faster at a quarter of its channels or fewer (8x fewer MACs or more) and slower at full
-# rank, where the factorized layer does more MACs than the original (medians of 5 rounds);
-# between the two, the lines under the figure show where each layer stopped paying here. Where the balance tips depends on the layer's size and on the CPU: this
-# is why ranks should come from measured times.
+# What to notice: a point below the diagonal falls short of the speed-up its MACs predict.
+# The course model's layers all do: they get less than a third of it at every rank; their
+# speed-ups are listed under the figure, with how many of them were even slower than the
+# original on this machine (below the dashed line). Most of ResNet-18's layer-rank pairs run
+# faster, `layer4.0.conv2` at a quarter of its channels in every round, and the last line
+# under the figure says how many of them fell short of their MACs here (a busy machine moves
+# that share). Each sampled ResNet-18 layer is faster at a quarter of its channels or fewer
+# (8x fewer MACs or more) and slower at full rank, where the factorized layer does more MACs
+# than the original (medians of 5 rounds); between the two, the lines under the figure show
+# where each layer stopped paying here. Where the balance tips depends on the layer's size
+# and on the CPU: this is why ranks should come from measured times.
 #
 # ## Choosing ranks from measured times
 #
@@ -633,23 +669,23 @@ plt.show()
 sizes = [count_parameters(m) for m in variants.values()]
 labkit.expect(max(sizes) <= 1.02 * min(sizes), "the three choices should have equal sizes")
 labkit.expect(summary["measured"]["parameters"] >= 2, "the measured choice: at least 2x smaller")
-labkit.expect(
-    errors["measured"] <= min(errors.values()), "the measured choice: the least kernel error"
-)
-labkit.expect(
-    summary["measured"]["MACs"] <= min(v["MACs"] for v in summary.values()),
-    "the measured choice: the most MACs left",
-)
+# which ranks pass the 1.2x bar depends on this machine's rounds, so the orders below are
+# reported, not asserted
+least_error = min(errors, key=errors.get)
+most_macs = min(summary, key=lambda label: summary[label]["MACs"])
+print(f"on this machine: least kernel error {least_error}; most MACs left {most_macs}")
 for label in variants:
     labkit.expect_above(f"{label} speed-up, median", lat_resnet.ratio(label, "original").median, 1)
 torch.set_num_threads(threads)  # back to the setting of labkit.setup()
 
 # %% [markdown]
-# What to notice: at the same size (printed above), the measured choice has the least kernel
-# error, because it spends the parameters where they remove the most error, and all three
-# are faster than the original (the median of 5 rounds; a busy machine can disturb a round).
-# We assert no order among their speeds: read their ranges before ranking them, and note
-# that the measured choice does the most MACs. The line above the figure
+# What to notice: at the same size (printed above), all three are faster than the original
+# (the median of 5 rounds; a busy machine can disturb a round). The measured choice spends
+# its parameters where they remove the most error per parameter, but only among the ranks
+# that passed the 1.2x bar in every round here, so whether it ends with the least kernel
+# error, and with the most MACs left, depends on this machine's rounds: the last line under
+# the figure says which did. We assert no order among their speeds either: read their
+# ranges before ranking them. The line above the figure also
 # counts the layers with a rank measured to pay; on a CPU or a model where some layer never
 # pays, the measured choice leaves it whole, which a uniform share or an energy threshold
 # cannot know to do.
@@ -700,13 +736,14 @@ lab06.q3.check(error)
 # - Convolutions split by SVD (k x k then 1 x 1), in space (k x 1 then 1 x k) or by Tucker-2
 #   on the channels (1 x 1, k x k, 1 x 1); the formulas for parameters and MACs match the
 #   built layers, and our Tucker-2 matches tensorly's.
-# - Right after factorizing, accuracy drops detectably; a short fine-tune wins it back, with
-#   at least 3x fewer parameters and no detectable difference from the baseline (one
+# - Right after factorizing, accuracy drops by more than 10 points; a short fine-tune (2
+#   epochs on 2,000 images) wins most of it back, with at least 3x fewer parameters, but each
+#   model stays detectably worse than the baseline on the 10,000 test images (one
 #   fine-tuning run each).
-# - Fewer MACs are not less time: the course model's tiny layers get slower; real-size layers
-#   get faster from some rank down (and slower at full rank), and in at least three quarters
-#   of the layer-rank pairs measured, less than the MACs predict. Choose ranks from measured
-#   times under a parameter budget.
+# - Fewer MACs are not less time: the course model's small layers get less than a third of
+#   the speed-up their MACs promise, and the whole factorized models on one image not even
+#   half; real-size layers get faster from some rank down (and slower at full rank), often by
+#   less than the MACs predict. Choose ranks from measured times under a parameter budget.
 #
 # ## What's next
 #
