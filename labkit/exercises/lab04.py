@@ -21,7 +21,7 @@ from labkit.check import (
     describe,
     want_callable,
 )
-from labkit.fashion import load_fashion_mnist
+from labkit.data import load_digits
 from labkit.measure import file_bytes, graph_tensors, tensor_bytes
 from labkit.models import fold_batchnorm
 from labkit.numeric import ANY, Mistake, Numeric
@@ -32,13 +32,12 @@ from labkit.zoo import load_pretrained
 
 @functools.cache  # one export and calibration per session, not one per check
 def _int8_reference():
-    calibration = load_fashion_mnist(train_size=256).train.X  # the notebook's 256 images
-    return ptq_int8(load_pretrained("baseline").eval(), calibration)
+    return ptq_int8(load_pretrained("digits_baseline").eval(), load_digits().train.X[:256])
 
 
 @functools.cache
 def _folded():
-    return fold_batchnorm(load_pretrained("baseline"))
+    return fold_batchnorm(load_pretrained("digits_baseline"))
 
 
 def example_context() -> dict:
@@ -319,7 +318,7 @@ def _ratios() -> dict[str, float]:
         "int16": f32 / (int8 - 3 * zero_points // 4),
         "none": f32 / (int8 - zero_points),
         "int8 only": f32 / int8_weights,
-        "unfolded": tensor_bytes(load_pretrained("baseline")) / (int8 - zero_points // 2),
+        "unfolded": tensor_bytes(load_pretrained("digits_baseline")) / (int8 - zero_points // 2),
     }
 
 

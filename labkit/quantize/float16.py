@@ -1,6 +1,6 @@
-"""16-bit floats as a storage format: a copy of a model that keeps its numbers in float16 or
-bfloat16 (notebook 04, "16 bits: float16 and bfloat16"). Computing in 16 bits, where 16 and 32
-bits mix inside one training step, is notebook 05's ``labkit.precision``.
+"""16-bit floats as a storage format: a copy of a model that stores and computes in float16 or
+bfloat16 (notebook 04, "16 bits: float16 and bfloat16"). Mixed precision, where 16 and 32 bits
+mix inside one training step, is notebook 05's ``labkit.precision``.
 """
 
 from __future__ import annotations
@@ -19,18 +19,13 @@ class _Cast(nn.Module):
         self.net, self.dtype = copy.deepcopy(net).to(dtype).eval(), dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The stored 16-bit numbers, widened back to float32 for this call only.
-        wide = {k: t.float() for k, t in self.net.state_dict().items() if t.is_floating_point()}
-        return torch.func.functional_call(self.net, wide, (x.float(),))
+        return self.net(x.to(self.dtype)).float()
 
 
 def cast_model(net: nn.Module, dtype: torch.dtype) -> nn.Module:
     """A copy of ``net`` that stores its floating-point weights and buffers in ``dtype``
-    (torch.float16 or torch.bfloat16) and computes in float32: each call widens the stored
-    numbers back to float32, so its outputs differ from ``net``'s by the rounding of the stored
-    numbers alone, and it runs at float32's speed on any CPU (16-bit arithmetic, fast only
-    where the hardware has it, is notebook 05's subject). ``tensor_bytes(result.net)`` is its
-    size.
+    (torch.float16 or torch.bfloat16) and computes in it: inputs are cast on the way in,
+    outputs back to float32 on the way out. ``tensor_bytes(result.net)`` is its size.
 
     Lesson: notebooks/04_quantization.ipynb, "16 bits: float16 and bfloat16".
     """

@@ -11,7 +11,6 @@ Used by: labkit.quantize.bench and labkit.quantize.probes.
 from __future__ import annotations
 
 import copy
-import statistics
 import time
 import warnings
 from collections import Counter
@@ -136,55 +135,27 @@ class Int8Timing:
         return None
 
     def report(self) -> str:
-        """What each row ran and its time per call, then the like-for-like speed ratios in
-        words. One spread throughout: the lowest and the highest of the interleaved rounds.
-        """
-        rounds = self.latency.rounds
-        n = len(next(iter(rounds.values())))
-        lines = [f"time per call: median of {n} interleaved rounds (lowest-highest round)"]
-        for name, per_round in rounds.items():
-            ms = sorted(r.median_ms for r in per_round)
-            lines.append(
-                f"  {name:<17} {statistics.median(ms):8.2f} ms ({ms[0]:.2f}-{ms[-1]:.2f})  "
-                f"{_WHAT_RAN.get(name, '')}"
-            )
+        """Every row, what fell back and why, and the like-for-like ratios in words."""
+        lines = [f"{name:<17} {timing}" for name, timing in self.latency.items()]
         eager = [
             (w, c) for w, c in (("float32", self.float32), ("int8", self.int8)) if not c.compiled
         ]
         if len(eager) == 2 and eager[0][1].reason == eager[1][1].reason:
             eager = [("float32 and int8", eager[0][1])]
         lines += [f"{what} ran eagerly: {c.reason}" for what, c in eager]
-        lines.append(
-            "speed ratios, each divided inside one round (above 1: the first model named is "
-            "faster); called faster or slower only when every round agrees:"
-        )
         if self.compile_speedup is not None:
-            lines.append(
-                "compiled float32 vs eager float32 (float32 eager / float32 compiled): "
-                f"{speed_words(self.compile_speedup)}"
-            )
+            lines.append(f"compiled float32 vs eager float32: {speed_words(self.compile_speedup)}")
         if self.int8_speedup is not None:
-            lines.append(
-                "int8 vs float32, both compiled (float32 compiled / int8 compiled): "
-                f"{speed_words(self.int8_speedup)}"
-            )
+            lines.append(f"int8 vs float32, both compiled: {speed_words(self.int8_speedup)}")
         else:
             eager = self.latency.ratio("int8 eager", "float32 eager")
             lines += [
-                f"int8 vs float32, both eager (float32 eager / int8 eager): {speed_words(eager)}",
+                f"int8 vs float32, both eager: {speed_words(eager)}",
                 "  (uncompiled, the int8 model is the reference graph: float arithmetic with "
                 "extra quantize and dequantize steps, so this measures simulating int8, not "
                 "int8 kernels; it says nothing about int8 speed)",
             ]
         return "\n".join(lines)
-
-
-_WHAT_RAN = {
-    "float32 eager": "float32 model, PyTorch running one layer at a time",
-    "float32 compiled": "the same float32 model, compiled by torch.compile",
-    "int8 compiled": "the int8 graph, compiled into int8 kernels",
-    "int8 eager": "the int8 reference graph, uncompiled (float arithmetic)",
-}
 
 
 def time_float32_and_int8(
