@@ -37,11 +37,12 @@ CONFIDENCE = 0.95
 
 
 @functools.lru_cache(maxsize=64)
-def _log_binomial_coefficients(k: int, n: int) -> np.ndarray:
-    """log C(n, i) for i = 0..k, from log-gamma: exact binomial coefficients of thousands of
-    images are integers with thousands of digits, slow to build one by one."""
-    lg = [math.lgamma(x + 1) for x in range(n + 1)]
-    return np.array([lg[n] - lg[i] - lg[n - i] for i in range(k + 1)])
+def _log_binomial_coefficients(n: int) -> np.ndarray:
+    """log C(n, i) for i = 0..n, from log-gamma: exact binomial coefficients of thousands of
+    images are integers with thousands of digits, slow to build one by one. One array per n,
+    shared by every k (an interval's two bisections ask for k - 1 and k)."""
+    lg = np.array([math.lgamma(x + 1) for x in range(n + 1)])
+    return lg[n] - lg - lg[::-1]
 
 
 def _binomial_cdf(k: int, n: int, p: float = 0.5) -> float:
@@ -54,7 +55,7 @@ def _binomial_cdf(k: int, n: int, p: float = 0.5) -> float:
     if p >= 1.0:
         return 0.0
     i = np.arange(k + 1)
-    log_terms = _log_binomial_coefficients(k, n) + i * math.log(p) + (n - i) * math.log1p(-p)
+    log_terms = _log_binomial_coefficients(n)[: k + 1] + i * math.log(p) + (n - i) * math.log1p(-p)
     top = float(log_terms.max())
     return min(1.0, math.exp(top) * float(np.exp(log_terms - top).sum()))
 
