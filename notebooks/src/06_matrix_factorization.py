@@ -410,10 +410,8 @@ for method, ranks in plans.items():
     after[method] = labkit.paired_comparison(
         base_predicted, tuned, data.test.y, ("baseline", f"{method} tuned")
     )
-    # the tuned model first: the exact interval is quick to compute when few images are
-    # right only for the second model
     gained[method] = labkit.paired_comparison(
-        tuned, untuned, data.test.y, (f"{method} tuned", f"{method} untuned")
+        untuned, tuned, data.test.y, (f"{method} untuned", f"{method} tuned")
     )
 for method in plans:
     ratio = base_params / count_parameters(factorized[method])
